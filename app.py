@@ -1,0 +1,38 @@
+"""Entry point: ``flask --app app …`` for the CLI, ``python app.py`` to serve.
+
+Serving monkey-patches with eventlet first thing, and only here: patching on
+import breaks ``flask db upgrade`` and other CLI commands (../shared/STACK.md).
+"""
+
+from __future__ import annotations
+
+import os
+
+if __name__ == "__main__":
+    import eventlet
+
+    eventlet.monkey_patch()
+    os.environ.setdefault("ASYNC_MODE", "eventlet")
+    os.environ.setdefault("SCHEDULER_ENABLED", "true")
+
+from attendance import create_app  # noqa: E402
+from attendance.extensions import socketio  # noqa: E402
+
+app = create_app()
+
+
+def serve() -> None:
+    """Run the Socket.IO server (eventlet WSGI) with the intake and the scheduler."""
+    from attendance.intake import get_intake
+    from attendance.jobs import start_background_scheduler
+
+    get_intake(app).start()
+    if app.config["SCHEDULER_ENABLED"]:
+        start_background_scheduler(app)
+    host, port = app.config["HOST"], app.config["PORT"]
+    app.logger.info("serving on http://%s:%s", host, port)
+    socketio.run(app, host=host, port=port, log_output=False)
+
+
+if __name__ == "__main__":
+    serve()

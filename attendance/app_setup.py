@@ -1,0 +1,87 @@
+"""The steps of ``create_app``: extensions, blueprints, error handlers, logging."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from attendance import intake
+from attendance.database import configure_engine, engine_options
+from attendance.extensions import db, migrate, socketio
+from attendance.models.types import render_migration_type
+
+log = logging.getLogger(__name__)
+
+
+def _configure_logging(app: Flask) -> None:
+    level = getattr(logging, app.config["LOG_LEVEL"], logging.INFO)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level
+        )
+    logging.getLogger("attendance").setLevel(level)
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind db, migrations and Socket.IO; keep per-app state in ``app.extensions``."""
+    _configure_logging(app)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+    }
+    from attendance import models  # noqa: F401 - register the tables on the metadata
+
+    db.init_app(app)
+    configure_engine(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(app.root_path).parent / "migrations"),
+        render_item=render_migration_type,
+    )
+    socketio.init_app(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        message_queue=app.config["REDIS_URL"],
+        # Same-origin only: the dashboard is served by this app.
+        cors_allowed_origins=[],
+        logger=False,
+        engineio_logger=False,
+    )
+    app.extensions["attendance.state"] = {"last_validation_at": None}
+    intake.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach the route blueprints."""
+    from attendance.webhooks import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """JSON errors under ``/api``: ``{"error": {"code", "message"}}``, never a traceback."""
+
+    def _wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if not _wants_json():
+            return exc
+        code = (exc.name or "error").lower().replace(" ", "_")
+        body = {"error": {"code": code, "message": exc.description or exc.name}}
+        return jsonify(body), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if not _wants_json():
+            return "Internal Server Error", 500
+        body = {"error": {"code": "internal_error", "message": "internal error"}}
+        return jsonify(body), 500

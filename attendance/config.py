@@ -1,0 +1,142 @@
+"""Settings read once from the environment (CONTRACT §1); ``TestConfig`` for the suite."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+#: The project root: ``instance/`` and the default SQLite file live under it.
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; raised at start-up, never per request."""
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Read a boolean setting (``1/true/yes/on`` are true)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in _TRUE
+
+
+def env_int(name: str, default: int) -> int:
+    """Read an integer setting, failing loudly on garbage instead of guessing."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def webhook_secrets(raw: str | None) -> tuple[str, ...]:
+    """Split ``ZOOM_WEBHOOK_SECRET_TOKEN``: several comma-separated secrets allow rotation."""
+    if not raw:
+        return ()
+    return tuple(s.strip() for s in raw.split(",") if s.strip())
+
+
+def _secret_key(env: str) -> str:
+    """``SECRET_KEY`` from the environment, else one generated once and kept in ``instance/``."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if env == "production":
+        raise ConfigError("SECRET_KEY is required when ATTENDANCE_ENV=production")
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # O_EXCL: two processes starting together keep the first key, not two different ones.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def normalize_database_url(url: str) -> str:
+    """Pin PostgreSQL URLs to psycopg2.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which blocks the
+    whole server under eventlet; psycopg2 is made cooperative by the monkey patch.
+    The ``postgres://`` scheme some hosts hand out is accepted too.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+def load_config() -> dict[str, Any]:
+    """Build the Flask config mapping from the environment."""
+    env = os.environ.get("ATTENDANCE_ENV", "development")
+    database_url = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{INSTANCE_DIR / 'attendance.db'}"
+    )
+    database_url = normalize_database_url(database_url)
+    return {
+        "ATTENDANCE_ENV": env,
+        "SECRET_KEY": _secret_key(env),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "ZOOM_WEBHOOK_SECRETS": webhook_secrets(
+            os.environ.get("ZOOM_WEBHOOK_SECRET_TOKEN")
+        ),
+        "ZOOM_ACCOUNT_ID": os.environ.get("ZOOM_ACCOUNT_ID") or None,
+        "ZOOM_CLIENT_ID": os.environ.get("ZOOM_CLIENT_ID") or None,
+        "ZOOM_CLIENT_SECRET": os.environ.get("ZOOM_CLIENT_SECRET") or None,
+        "ZOOM_API_BASE_URL": os.environ.get(
+            "ZOOM_API_BASE_URL", "https://api.zoom.us/v2"
+        ).rstrip("/"),
+        "ZOOM_OAUTH_BASE_URL": os.environ.get(
+            "ZOOM_OAUTH_BASE_URL", "https://zoom.us"
+        ).rstrip("/"),
+        "ATTENDANCE_ADMIN_EMAIL": os.environ.get("ATTENDANCE_ADMIN_EMAIL") or None,
+        "ATTENDANCE_ADMIN_PASSWORD": os.environ.get("ATTENDANCE_ADMIN_PASSWORD")
+        or None,
+        "WEBHOOK_MAX_SKEW_SECONDS": env_int("WEBHOOK_MAX_SKEW_SECONDS", 300),
+        #: Zoom's documented limit is not published; 1 MiB is far above any real event.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        #: ``background``: store in the request, apply in a worker (the server);
+        #: ``inline``: store and apply inside the request (tests, CLI-driven tools).
+        "WEBHOOK_PROCESSING": os.environ.get("WEBHOOK_PROCESSING", "background"),
+        #: How long a webhook request waits for its row to be committed before a 503.
+        "WEBHOOK_STORE_TIMEOUT_SECONDS": float(
+            os.environ.get("WEBHOOK_STORE_TIMEOUT_SECONDS", "2.5")
+        ),
+        "SCHEDULER_ENABLED": env_bool("SCHEDULER_ENABLED", False),
+        "STALE_MEETING_MINUTES": env_int("STALE_MEETING_MINUTES", 120),
+        "ASYNC_MODE": os.environ.get("ASYNC_MODE", "threading"),
+        "HOST": os.environ.get("HOST", "127.0.0.1"),
+        "PORT": env_int("PORT", 5000),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": env == "production",
+    }
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Reject settings that would only fail later, at the first webhook."""
+    if config["WEBHOOK_PROCESSING"] not in {"background", "inline"}:
+        raise ConfigError("WEBHOOK_PROCESSING must be 'background' or 'inline'")
+    if config["ASYNC_MODE"] not in {"eventlet", "threading", "gevent"}:
+        raise ConfigError("ASYNC_MODE must be eventlet, threading or gevent")
+    if config["WEBHOOK_MAX_SKEW_SECONDS"] <= 0:
+        raise ConfigError("WEBHOOK_MAX_SKEW_SECONDS must be positive")

@@ -1,0 +1,46 @@
+"""Engine set-up that SQLAlchemy leaves to the application (SQLite pragmas, savepoints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from attendance.extensions import db
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Per-backend engine options: fail fast instead of hanging when PostgreSQL is away."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": 3}
+    return options
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; take it over
+    # (SQLAlchemy's documented recipe) and emit BEGIN ourselves in _sqlite_begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer; NORMAL: durable across process crashes,
+    # fsync at checkpoints only. busy_timeout: another process (CLI) holding the lock.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def configure_engine(app: Flask) -> None:
+    """Install the SQLite hooks on this app's engine (no-op for other backends)."""
+    with app.app_context():
+        engine: Engine = db.engine
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)

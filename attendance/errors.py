@@ -1,0 +1,19 @@
+"""Every exception the application raises on purpose, in one place."""
+
+from __future__ import annotations
+
+
+class AttendanceError(Exception):
+    """Base of the application's own errors."""
+
+
+class InvalidSignature(AttendanceError):
+    """A webhook whose signature or timestamp does not verify (answered 401)."""
+
+
+class BadPayload(AttendanceError):
+    """A verified webhook body that is not an event (answered 400)."""
+
+
+class StorageUnavailable(AttendanceError):
+    """An event could not be committed to the event log (answered 503)."""

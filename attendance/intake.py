@@ -1,0 +1,169 @@
+"""How a webhook process stores and applies events: inline, or group commit plus a worker.
+
+``background`` (the server): request greenlets hand their event to one writer task
+that commits everything waiting in a single transaction and wakes each request
+once its row is durable; a second task applies queued events in batches. Under
+SQLite that single writer is also what keeps write transactions from interleaving.
+``inline`` (tests, simple tools): the request stores, then applies, itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+
+from attendance.errors import StorageUnavailable
+from attendance.extensions import db, socketio
+from attendance.services import dispatch
+from attendance.services.event_log import IncomingEvent, store_events
+
+log = logging.getLogger(__name__)
+
+#: Most rows one commit takes; more would only lengthen the wait of the first request.
+WRITE_BATCH = 256
+#: Most events applied per transaction by the worker.
+APPLY_BATCH = 100
+#: The worker also wakes this often, for events stored by another process.
+APPLY_POLL_SECONDS = 5.0
+
+
+@dataclass(slots=True)
+class _Pending:
+    item: IncomingEvent
+    done: Any
+    row_id: int | None = None
+    error: Exception | None = None
+    finished: bool = field(default=False)
+
+
+class Intake:
+    """Per-app intake: ``submit`` stores one event durably and says what became of it."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.mode: str = app.config["WEBHOOK_PROCESSING"]
+        self.timeout: float = app.config["WEBHOOK_STORE_TIMEOUT_SECONDS"]
+        self._queue: Any = None
+        self._wake: Any = None
+        self._started = False
+
+    # -- public ------------------------------------------------------------
+
+    def submit(self, item: IncomingEvent) -> tuple[int | None, str]:
+        """Store ``item``; return (row id or None, response status).
+
+        :raises StorageUnavailable: when the event could not be committed in time.
+        """
+        if self.mode == "inline":
+            (row_id,) = store_events([item])
+            if row_id is None:
+                return None, "duplicate"
+            if item.status != "queued":
+                return row_id, _answer(item.status)
+            (outcome,) = dispatch.apply_ids([row_id])
+            return row_id, _answer(outcome.status)
+        self.start()
+        pending = _Pending(item=item, done=socketio.server.eio.create_event())
+        self._queue.put(pending)
+        if not pending.done.wait(timeout=self.timeout) or not pending.finished:
+            raise StorageUnavailable("event log did not commit in time")
+        if pending.error is not None:
+            raise StorageUnavailable(str(pending.error)) from pending.error
+        if pending.row_id is None:
+            return None, "duplicate"
+        if item.status == "queued":
+            self._wake.set()
+            return pending.row_id, "queued"
+        return pending.row_id, _answer(item.status)
+
+    def start(self) -> None:
+        """Start the writer and the worker once (lazily: CLI commands never start them)."""
+        if self._started or self.mode != "background":
+            return
+        self._started = True
+        self._queue = socketio.server.eio.create_queue()
+        self._wake = socketio.server.eio.create_event()
+        self._wake.set()  # apply whatever a previous run left queued
+        socketio.start_background_task(self._write_loop)
+        socketio.start_background_task(self._apply_loop)
+
+    # -- tasks -------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        """Commit whatever requests are waiting in one transaction, then wake them."""
+        with self.app.app_context():
+            while True:
+                batch = [self._queue.get()]
+                while len(batch) < WRITE_BATCH:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except Exception:  # noqa: BLE001 - queue.Empty of any async mode
+                        break
+                try:
+                    ids = store_events([p.item for p in batch])
+                except StorageUnavailable as exc:
+                    log.error("event log write failed for %d events: %s", len(batch), exc)
+                    for p in batch:
+                        p.error = exc
+                else:
+                    for p, row_id in zip(batch, ids, strict=True):
+                        p.row_id = row_id
+                finally:
+                    db.session.remove()
+                for p in batch:
+                    p.finished = True
+                    p.done.set()
+
+    def _apply_loop(self) -> None:
+        """Apply queued events in batches whenever woken (or every few seconds)."""
+        with self.app.app_context():
+            while True:
+                self._wake.wait(timeout=APPLY_POLL_SECONDS)
+                self._wake.clear()
+                self.drain()
+
+    def drain(self) -> int:
+        """Apply queued events until none is left; return how many were applied."""
+        total = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                outcomes = dispatch.apply_queued(APPLY_BATCH)
+            except Exception:  # noqa: BLE001 - the worker must survive a database outage
+                log.exception("applying queued events failed; retrying later")
+                db.session.rollback()
+                db.session.remove()
+                return total
+            db.session.remove()
+            if not outcomes:
+                return total
+            total += len(outcomes)
+            log.debug(
+                "applied %d events in %.1f ms",
+                len(outcomes),
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _answer(status: str) -> str:
+    """The response word for a stored event's status (CONTRACT §2 has four)."""
+    if status in {"processed", "ignored"}:
+        return status
+    # A failed event is kept and replayable; for Zoom it was received ("queued").
+    return "queued"
+
+
+def init_app(app: Flask) -> Intake:
+    """Attach one ``Intake`` to ``app``."""
+    intake = Intake(app)
+    app.extensions["attendance.intake"] = intake
+    return intake
+
+
+def get_intake(app: Flask) -> Intake:
+    """The app's intake."""
+    return app.extensions["attendance.intake"]

@@ -1,0 +1,63 @@
+"""Scheduled jobs (APScheduler 3): thin wrappers that call services in an app context.
+
+Exactly one scheduler per deployment (../shared/STACK.md): inside the server when
+it is the only process, else ``flask --app app scheduler``; never under tests.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from attendance.extensions import db
+from attendance.services import dispatch
+
+log = logging.getLogger(__name__)
+
+
+def apply_queued_events(app: Flask) -> None:
+    """Apply events left queued: stored by a process that died before applying them."""
+    with app.app_context():
+        try:
+            applied = 0
+            while outcomes := dispatch.apply_queued(200):
+                applied += len(outcomes)
+            if applied:
+                log.info("scheduler applied %d queued events", applied)
+        finally:
+            db.session.remove()
+
+
+def _add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
+    scheduler.add_job(
+        apply_queued_events,
+        "interval",
+        seconds=60,
+        args=[app],
+        id="apply_queued_events",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+
+
+def start_background_scheduler(app: Flask) -> BackgroundScheduler:
+    """Start the jobs in this process (the single-process server)."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    _add_jobs(scheduler, app)
+    scheduler.start()
+    app.extensions["attendance.scheduler"] = scheduler
+    log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
+    return scheduler
+
+
+def run_blocking_scheduler(app: Flask) -> None:
+    """Run the jobs in the foreground: the dedicated scheduler process."""
+    scheduler = BlockingScheduler(timezone="UTC")
+    _add_jobs(scheduler, app)
+    app.extensions["attendance.scheduler"] = scheduler
+    scheduler.start()

@@ -1,0 +1,20 @@
+"""Small dialect helpers for statements the ORM does not express portably."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from attendance.extensions import db
+
+
+def insert_ignoring_conflicts(table: Table, key: str) -> Any:
+    """``INSERT … ON CONFLICT (key) DO NOTHING`` for the bound database's dialect."""
+    dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+    raise NotImplementedError(f"unsupported database dialect {dialect!r}")

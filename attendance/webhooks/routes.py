@@ -1,0 +1,112 @@
+"""``POST /api/zoom/webhook`` and ``GET /api/zoom/health`` (CONTRACT §2).
+
+One straight road: verify the signature over the raw bytes, parse, hand to the
+intake (which stores before anything else), answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import BadRequest
+
+from attendance.errors import BadPayload, InvalidSignature, StorageUnavailable
+from attendance.intake import get_intake
+from attendance.models.types import utcnow
+from attendance.services.event_log import IncomingEvent
+from attendance.services.health import health_report
+from attendance.zoom import signature
+from attendance.zoom.events import URL_VALIDATION
+
+bp = Blueprint("zoom", __name__, url_prefix="/api/zoom")
+log = logging.getLogger("attendance.webhook")
+
+
+def _error(status: int, code: str, message: str):
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+@bp.post("/webhook")
+def webhook():
+    """Receive one Zoom webhook; 2xx only once the event is durably kept."""
+    started = time.perf_counter()
+    name, uuid, outcome = "-", "-", "error"
+    try:
+        response, name, uuid, outcome = _handle()
+        return response
+    finally:
+        log.info(
+            "webhook event=%s meeting=%s outcome=%s ms=%.1f",
+            name,
+            uuid,
+            outcome,
+            (time.perf_counter() - started) * 1000,
+        )
+
+
+def _handle():
+    """Do the work of ``webhook``; return (response, event, meeting uuid, outcome)."""
+    config = current_app.config
+    body = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH, from werkzeug
+    try:
+        secret = signature.verify(
+            config["ZOOM_WEBHOOK_SECRETS"],
+            request.headers.get("x-zm-signature"),
+            request.headers.get("x-zm-request-timestamp"),
+            body,
+            now=time.time(),
+            max_skew=config["WEBHOOK_MAX_SKEW_SECONDS"],
+        )
+    except InvalidSignature as exc:
+        return _error(401, "invalid_signature", str(exc)), "-", "-", "401"
+
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "bad_request", "body is not JSON"), "-", "-", "400"
+
+    if isinstance(data, dict) and data.get("event") == URL_VALIDATION:
+        return _url_validation(secret, data)
+
+    try:
+        item = IncomingEvent.from_body(body, data)
+    except BadPayload as exc:
+        return _error(400, "bad_request", str(exc)), "-", "-", "400"
+    uuid = item.meeting_uuid or "-"
+    try:
+        _row_id, status = get_intake(current_app).submit(item)
+    except StorageUnavailable:
+        log.exception("event %s not stored", item.event)
+        return (
+            _error(503, "unavailable", "event could not be stored; retry later"),
+            item.event,
+            uuid,
+            "503",
+        )
+    return jsonify({"status": status}), item.event, uuid, status
+
+
+def _url_validation(secret: str, data: dict):
+    """Answer Zoom's CRC from memory: no database involved, well inside its 3 s."""
+    payload = data.get("payload")
+    plain = payload.get("plainToken") if isinstance(payload, dict) else None
+    if not isinstance(plain, str) or not plain:
+        return _error(400, "bad_request", "payload.plainToken is missing"), URL_VALIDATION, "-", "400"
+    current_app.extensions["attendance.state"]["last_validation_at"] = utcnow()
+    answer = {"plainToken": plain, "encryptedToken": signature.encrypt_token(secret, plain)}
+    return jsonify(answer), URL_VALIDATION, "-", "validated"
+
+
+@bp.get("/health")
+def health():
+    """Readiness and a summary an operator can act on; no names, emails or secrets."""
+    report, status = health_report(current_app)
+    return jsonify(report), status
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest):
+    return _error(400, "bad_request", exc.description or "bad request")

@@ -1,0 +1,1 @@
+"""Everything Zoom-shaped: signatures, payload parsing and (later) the REST client."""
