@@ -28,7 +28,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config_module.load_config())
     if overrides:
         app.config.from_mapping(overrides)
-    config_module.validate(app.config)
+    config_module.finalize(app.config)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

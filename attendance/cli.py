@@ -13,7 +13,9 @@ events_cli = AppGroup("events", help="Inspect and replay stored webhook events."
 
 @events_cli.command("replay")
 @click.option("--failed", is_flag=True, help="Replay every event marked failed.")
-@click.option("--id", "ids", type=int, multiple=True, help="Replay this event (repeatable).")
+@click.option(
+    "--id", "ids", type=int, multiple=True, help="Replay this event (repeatable)."
+)
 def replay(failed: bool, ids: tuple[int, ...]) -> None:
     """Apply stored events again (handlers are idempotent, so this is always safe)."""
     if not failed and not ids:

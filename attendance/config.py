@@ -85,7 +85,6 @@ def load_config() -> dict[str, Any]:
     database_url = os.environ.get("DATABASE_URL") or (
         f"sqlite:///{INSTANCE_DIR / 'attendance.db'}"
     )
-    database_url = normalize_database_url(database_url)
     return {
         "ATTENDANCE_ENV": env,
         "SECRET_KEY": _secret_key(env),
@@ -132,8 +131,14 @@ def load_config() -> dict[str, Any]:
     }
 
 
-def validate(config: dict[str, Any]) -> None:
-    """Reject settings that would only fail later, at the first webhook."""
+def finalize(config: dict[str, Any]) -> None:
+    """Normalize and check the final settings (after test overrides).
+
+    Rejects settings that would otherwise only fail later, at the first webhook.
+    """
+    config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
+        config["SQLALCHEMY_DATABASE_URI"]
+    )
     if config["WEBHOOK_PROCESSING"] not in {"background", "inline"}:
         raise ConfigError("WEBHOOK_PROCESSING must be 'background' or 'inline'")
     if config["ASYNC_MODE"] not in {"eventlet", "threading", "gevent"}:

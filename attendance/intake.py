@@ -50,6 +50,8 @@ class Intake:
         self._queue: Any = None
         self._wake: Any = None
         self._started = False
+        self._stopping = False
+        self._tasks: list[Any] = []
 
     # -- public ------------------------------------------------------------
 
@@ -88,8 +90,22 @@ class Intake:
         self._queue = socketio.server.eio.create_queue()
         self._wake = socketio.server.eio.create_event()
         self._wake.set()  # apply whatever a previous run left queued
-        socketio.start_background_task(self._write_loop)
-        socketio.start_background_task(self._apply_loop)
+        self._tasks = [
+            socketio.start_background_task(self._write_loop),
+            socketio.start_background_task(self._apply_loop),
+        ]
+
+    def stop(self) -> None:
+        """Finish both tasks and wait for them (what is already queued is still written)."""
+        if not self._started:
+            return
+        self._stopping = True
+        self._queue.put(None)
+        self._wake.set()
+        for task in self._tasks:
+            # threading.Thread has join(); an eventlet GreenThread has wait().
+            (task.join if hasattr(task, "join") else task.wait)()
+        self._tasks = []
 
     # -- tasks -------------------------------------------------------------
 
@@ -103,25 +119,34 @@ class Intake:
                         batch.append(self._queue.get_nowait())
                     except Exception:  # noqa: BLE001 - queue.Empty of any async mode
                         break
-                try:
-                    ids = store_events([p.item for p in batch])
-                except StorageUnavailable as exc:
-                    log.error("event log write failed for %d events: %s", len(batch), exc)
-                    for p in batch:
-                        p.error = exc
-                else:
-                    for p, row_id in zip(batch, ids, strict=True):
-                        p.row_id = row_id
-                finally:
-                    db.session.remove()
+                stop = any(p is None for p in batch)
+                batch = [p for p in batch if p is not None]
+                self._write(batch)
+                if stop:
+                    return
+
+    def _write(self, batch: list[_Pending]) -> None:
+        """One transaction for the batch; every waiting request is woken either way."""
+        if batch:
+            try:
+                ids = store_events([p.item for p in batch])
+            except StorageUnavailable as exc:
+                log.error("event log write failed for %d events: %s", len(batch), exc)
                 for p in batch:
-                    p.finished = True
-                    p.done.set()
+                    p.error = exc
+            else:
+                for p, row_id in zip(batch, ids, strict=True):
+                    p.row_id = row_id
+            finally:
+                db.session.remove()
+        for p in batch:
+            p.finished = True
+            p.done.set()
 
     def _apply_loop(self) -> None:
         """Apply queued events in batches whenever woken (or every few seconds)."""
         with self.app.app_context():
-            while True:
+            while not self._stopping:
                 self._wake.wait(timeout=APPLY_POLL_SECONDS)
                 self._wake.clear()
                 self.drain()

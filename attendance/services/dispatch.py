@@ -94,7 +94,9 @@ def apply_queued(limit: int = 100) -> list[Outcome]:
 def apply_ids(ids: Iterable[int]) -> list[Outcome]:
     """Apply the given events now, whatever their status (replay), and commit once."""
     rows = db.session.scalars(
-        select(WebhookEvent).where(WebhookEvent.id.in_(list(ids))).order_by(WebhookEvent.id)
+        select(WebhookEvent)
+        .where(WebhookEvent.id.in_(list(ids)))
+        .order_by(WebhookEvent.id)
     ).all()
     outcomes = [_apply_one(row) for row in rows]
     db.session.commit()

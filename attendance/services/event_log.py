@@ -13,7 +13,12 @@ from attendance.models import EventStatus, WebhookEvent
 from attendance.models.types import utcnow
 from attendance.services import dispatch
 from attendance.services.sql import insert_ignoring_conflicts
-from attendance.zoom.events import fallback_dedupe_key, parse_envelope, parse_event
+from attendance.zoom.events import (
+    canonical_name,
+    fallback_dedupe_key,
+    parse_envelope,
+    parse_event,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +46,13 @@ class IncomingEvent:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadPayload("body is not UTF-8") from exc
+        handled = dispatch.is_handled(canonical_name(name))
         try:
             event = parse_event(data)
         except BadPayload as exc:
-            # Signed by Zoom but not shaped as documented: keep it, marked failed,
-            # so an admin can see it and replay it once the parser learns the shape.
+            # Signed by Zoom but not shaped as documented. An event we handle is
+            # kept as failed, for an admin to see and replay once the parser knows
+            # the shape; any other event is kept as ignored, as always.
             return cls(
                 event=name,
                 event_ts=event_ts,
@@ -53,8 +60,8 @@ class IncomingEvent:
                 meeting_uuid=_raw_uuid(data),
                 zoom_meeting_id=None,
                 body=text,
-                status=EventStatus.FAILED,
-                error=f"BadPayload: {exc}",
+                status=EventStatus.FAILED if handled else EventStatus.IGNORED,
+                error=f"BadPayload: {exc}" if handled else None,
                 received_at=utcnow(),
             )
         meeting = event.meeting
@@ -65,11 +72,7 @@ class IncomingEvent:
             meeting_uuid=meeting.uuid if meeting else None,
             zoom_meeting_id=meeting.zoom_meeting_id if meeting else None,
             body=text,
-            status=(
-                EventStatus.QUEUED
-                if dispatch.is_handled(event.name)
-                else EventStatus.IGNORED
-            ),
+            status=EventStatus.QUEUED if handled else EventStatus.IGNORED,
             error=None,
             received_at=utcnow(),
         )
@@ -125,4 +128,3 @@ def store_events(items: list[IncomingEvent]) -> list[int | None]:
         # The first occurrence of a key in the batch takes the row; repeats are duplicates.
         results.append(inserted.pop(item.dedupe_key, None))
     return results
-

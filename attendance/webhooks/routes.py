@@ -94,9 +94,17 @@ def _url_validation(secret: str, data: dict):
     payload = data.get("payload")
     plain = payload.get("plainToken") if isinstance(payload, dict) else None
     if not isinstance(plain, str) or not plain:
-        return _error(400, "bad_request", "payload.plainToken is missing"), URL_VALIDATION, "-", "400"
+        return (
+            _error(400, "bad_request", "payload.plainToken is missing"),
+            URL_VALIDATION,
+            "-",
+            "400",
+        )
     current_app.extensions["attendance.state"]["last_validation_at"] = utcnow()
-    answer = {"plainToken": plain, "encryptedToken": signature.encrypt_token(secret, plain)}
+    answer = {
+        "plainToken": plain,
+        "encryptedToken": signature.encrypt_token(secret, plain),
+    }
     return jsonify(answer), URL_VALIDATION, "-", "validated"
 
 

@@ -284,9 +284,7 @@ def _dedupe_key(event: ZoomEvent, payload: dict[str, Any]) -> str:
     if event.meeting is not None:
         parts += [event.meeting.uuid, event.meeting.breakout_room_uuid]
     if event.name == "recording.completed":
-        parts += sorted(f.id for f in event.recording_files) or [
-            _text(event.event_ts)
-        ]
+        parts += sorted(f.id for f in event.recording_files) or [_text(event.event_ts)]
         return _digest(parts)
     if event.presence is not None:
         p = event.presence

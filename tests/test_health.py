@@ -1,0 +1,87 @@
+"""``GET /api/zoom/health`` in both states (CONTRACT §2)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import make_test_app
+from tests.support import SECRET, fixture, redis_url, require
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def test_health_ok_shape(client):
+    response = client.get("/api/zoom/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body == {
+        "status": "ok",
+        "checks": {
+            "database": "ok",
+            "message_queue": "disabled",
+            "scheduler": "disabled",
+        },
+        "webhook": {
+            "secret_configured": True,
+            "last_event_at": None,
+            "last_validation_at": None,
+            "failed_events": 0,
+        },
+        "version": "0.1.0",
+    }
+
+
+def test_health_reports_last_event_validation_and_failures(client, zoom, monkeypatch):
+    from attendance.services import dispatch
+
+    zoom.post(fixture("endpoint.url_validation"))
+    monkeypatch.setitem(dispatch.HANDLERS, "meeting.started", lambda e: 1 / 0)
+    zoom.post(fixture("meeting.started"))
+    body = client.get("/api/zoom/health").get_json()
+    assert ISO.match(body["webhook"]["last_event_at"])
+    assert ISO.match(body["webhook"]["last_validation_at"])
+    assert body["webhook"]["failed_events"] == 1
+    text = client.get("/api/zoom/health").get_data(as_text=True)
+    assert SECRET not in text and "Biolog" not in text
+
+
+def test_health_degraded_when_database_does_not_answer():
+    app = make_test_app("sqlite:////nonexistent-dir/for/sure/attendance.db")
+    response = app.test_client().get("/api/zoom/health")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["database"] == "unavailable"
+    assert body["webhook"]["failed_events"] == 0
+
+
+def test_health_degraded_when_postgres_is_down():
+    app = make_test_app("postgresql://postgres@127.0.0.1:1/nothing")
+    response = app.test_client().get("/api/zoom/health")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"] == "unavailable"
+
+
+def test_health_message_queue_ok_with_redis(database_url):
+    require("redis")
+    app = make_test_app(database_url, REDIS_URL=redis_url())
+    body = app.test_client().get("/api/zoom/health").get_json()
+    assert body["checks"]["message_queue"] == "ok"
+
+
+def test_health_message_queue_unavailable_when_redis_is_down(database_url):
+    app = make_test_app(database_url, REDIS_URL="redis://127.0.0.1:1/0")
+    response = app.test_client().get("/api/zoom/health")
+    assert response.status_code == 200
+    assert response.get_json()["checks"]["message_queue"] == "unavailable"
+
+
+def test_health_scheduler_running_when_started(app):
+    from attendance.jobs import start_background_scheduler
+
+    scheduler = start_background_scheduler(app)
+    try:
+        body = app.test_client().get("/api/zoom/health").get_json()
+        assert body["checks"]["scheduler"] == "running"
+    finally:
+        scheduler.shutdown(wait=False)

@@ -1,0 +1,124 @@
+"""The server's intake mode: group commit in the request, apply in a worker."""
+
+from __future__ import annotations
+
+import copy
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from attendance.errors import StorageUnavailable
+from attendance.extensions import db
+from attendance.intake import get_intake
+from attendance.models import WebhookEvent
+from attendance.services.event_log import IncomingEvent
+from tests.conftest import _truncate, make_test_app
+from tests.support import encode, fixture, signed_headers
+
+
+@pytest.fixture
+def background_app(database_url):
+    app = make_test_app(database_url, WEBHOOK_PROCESSING="background")
+    yield app
+    get_intake(app).stop()
+    _truncate(app)
+
+
+def _joined(n: int) -> dict:
+    event = copy.deepcopy(fixture("meeting.participant_joined"))
+    event["event"] = "meeting.started" if n == 0 else "meeting.participant_joined"
+    event["payload"]["object"]["participant"]["user_id"] = str(100000 + n)
+    event["payload"]["object"]["uuid"] = f"uuid-{n % 7}=="
+    return event
+
+
+def _wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_background_concurrent_requests_are_all_stored_once(background_app):
+    bodies = [encode(_joined(n)) for n in range(120)]
+    bodies += bodies[:30]  # Zoom's retries, interleaved with the rest
+
+    def post(body):
+        client = background_app.test_client()
+        return client.post("/api/zoom/webhook", data=body, headers=signed_headers(body))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(post, bodies))
+    assert all(r.status_code == 200 for r in responses)
+    statuses = [r.get_json()["status"] for r in responses]
+    assert statuses.count("duplicate") == 30
+    assert set(statuses) <= {"queued", "ignored", "duplicate"}
+
+    def settled():
+        with background_app.app_context():
+            left = db.session.scalar(
+                select(func.count(WebhookEvent.id)).where(
+                    WebhookEvent.status == "queued"
+                )
+            )
+            db.session.remove()
+            return left == 0
+
+    assert _wait_until(settled)
+    with background_app.app_context():
+        rows = db.session.execute(
+            select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
+        ).all()
+    counts = dict(rows)
+    assert sum(counts.values()) == 120
+    assert (
+        counts.get("processed") == 1
+    )  # the one meeting.started; joins are ignored until the engine
+    assert counts.get("failed") is None
+
+
+def test_background_answers_queued_before_applying(background_app):
+    body = encode(fixture("meeting.started"))
+    client = background_app.test_client()
+    response = client.post("/api/zoom/webhook", data=body, headers=signed_headers(body))
+    assert response.get_json() == {"status": "queued"}
+
+
+def test_background_store_failure_raises_storage_unavailable():
+    app = make_test_app(
+        "sqlite:////nonexistent-dir/x.db", WEBHOOK_PROCESSING="background"
+    )
+    body = encode(fixture("meeting.started"))
+    item = IncomingEvent.from_body(body, fixture("meeting.started"))
+    try:
+        with app.app_context(), pytest.raises(StorageUnavailable):
+            get_intake(app).submit(item)
+        response = app.test_client().post(
+            "/api/zoom/webhook", data=body, headers=signed_headers(body)
+        )
+        assert response.status_code == 503
+    finally:
+        get_intake(app).stop()
+
+
+def test_worker_applies_events_left_queued_by_a_previous_run(background_app):
+    inline = make_test_app(background_app.config["SQLALCHEMY_DATABASE_URI"])
+    body = encode(fixture("meeting.started"))
+    item = IncomingEvent.from_body(body, fixture("meeting.started"))
+    from attendance.services.event_log import store_events
+
+    with inline.app_context():
+        (row_id,) = store_events([item])  # stored, never applied: the process "died"
+    get_intake(background_app).start()
+
+    def applied():
+        with inline.app_context():
+            status = db.session.get(WebhookEvent, row_id).status
+            db.session.remove()
+            return status == "processed"
+
+    assert _wait_until(applied)
