@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 
 if __name__ == "__main__":
+    import warnings
+
+    # Known and tracked (../shared/STACK.md): keep it out of every start-up's output.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
 
     eventlet.monkey_patch()
