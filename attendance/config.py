@@ -89,7 +89,6 @@ def load_config() -> dict[str, Any]:
         "ATTENDANCE_ENV": env,
         "SECRET_KEY": _secret_key(env),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "ZOOM_WEBHOOK_SECRETS": webhook_secrets(
             os.environ.get("ZOOM_WEBHOOK_SECRET_TOKEN")

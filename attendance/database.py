@@ -12,11 +12,14 @@ from attendance.extensions import db
 
 
 def engine_options(url: str) -> dict[str, Any]:
-    """Per-backend engine options: fail fast instead of hanging when PostgreSQL is away."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    """Per-backend engine options: fail fast instead of hanging when PostgreSQL is away.
+
+    Pre-ping only where connections can go stale (a server that restarts); on
+    SQLite it would add a ``SELECT 1`` to every transaction of the intake.
+    """
     if url.startswith("postgresql"):
-        options["connect_args"] = {"connect_timeout": 3}
-    return options
+        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 3}}
+    return {}
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -29,6 +32,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Checkpoints fsync and block the event loop (~20 ms each): fewer, larger ones
+    # (a WAL of up to ~40 MB) halve what they cost the intake.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

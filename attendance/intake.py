@@ -25,10 +25,20 @@ log = logging.getLogger(__name__)
 
 #: Most rows one commit takes; more would only lengthen the wait of the first request.
 WRITE_BATCH = 256
-#: Most events applied per transaction by the worker.
-APPLY_BATCH = 100
+#: Most events applied per transaction by the worker. Small, because applying runs
+#: on the same event loop as the requests: the worker yields between batches.
+APPLY_BATCH = 25
 #: The worker also wakes this often, for events stored by another process.
 APPLY_POLL_SECONDS = 5.0
+#: After a wake-up the worker waits this long so that one transaction applies
+#: the events of many requests (a burst), not one each; well inside the live
+#: dashboard's budget.
+APPLY_COALESCE_SECONDS = 0.05
+#: Acknowledging Zoom comes first (its 3 s deadline, then retries): while
+#: requests keep arriving (a commit within this long), the worker waits…
+APPLY_BUSY_SECONDS = 0.01
+#: …but never more than this before each batch, so a flood is still applied.
+APPLY_MAX_DEFER_SECONDS = 0.5
 
 
 @dataclass(slots=True)
@@ -52,6 +62,7 @@ class Intake:
         self._started = False
         self._stopping = False
         self._tasks: list[Any] = []
+        self._last_write = 0.0
 
     # -- public ------------------------------------------------------------
 
@@ -139,6 +150,7 @@ class Intake:
                     p.row_id = row_id
             finally:
                 db.session.remove()
+                self._last_write = time.monotonic()
         for p in batch:
             p.finished = True
             p.done.set()
@@ -148,13 +160,24 @@ class Intake:
         with self.app.app_context():
             while not self._stopping:
                 self._wake.wait(timeout=APPLY_POLL_SECONDS)
+                socketio.sleep(APPLY_COALESCE_SECONDS)
                 self._wake.clear()
                 self.drain()
+
+    def _give_way(self) -> None:
+        """Wait while the intake is busy, for at most APPLY_MAX_DEFER_SECONDS."""
+        deadline = time.monotonic() + APPLY_MAX_DEFER_SECONDS
+        while (
+            time.monotonic() - self._last_write < APPLY_BUSY_SECONDS
+            and time.monotonic() < deadline
+        ):
+            socketio.sleep(APPLY_BUSY_SECONDS)
 
     def drain(self) -> int:
         """Apply queued events until none is left; return how many were applied."""
         total = 0
         while True:
+            self._give_way()
             started = time.perf_counter()
             try:
                 outcomes = dispatch.apply_queued(APPLY_BATCH)
@@ -166,6 +189,11 @@ class Intake:
             db.session.remove()
             if not outcomes:
                 return total
+            if len(outcomes) < APPLY_BATCH:
+                return total  # drained; events stored meanwhile set the wake event
+            # Under eventlet nothing else runs until this task yields: let the
+            # waiting requests in between two batches.
+            socketio.sleep(0)
             total += len(outcomes)
             log.debug(
                 "applied %d events in %.1f ms",

@@ -193,7 +193,7 @@ def test_webhook_handler_error_marks_failed_and_replay_applies_it(
 ):
     from attendance.services import dispatch, meetings
 
-    def broken(event):
+    def broken(event, ctx):
         raise RuntimeError("database said no")
 
     monkeypatch.setitem(dispatch.HANDLERS, "meeting.started", broken)

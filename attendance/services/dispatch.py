@@ -1,22 +1,42 @@
-"""Applying stored events: event name -> handler, one savepoint per event, one commit per batch."""
+"""Applying stored events: event name -> handler, a batch per transaction.
+
+A batch runs as one unit of work: handlers share an ``ApplyContext`` (per-batch
+caches, the meetings they touched), autoflush is off, and statuses are written
+with one UPDATE per outcome. If any handler raises, the batch is rolled back to
+its savepoint and replayed one event per savepoint, so only the faulty event is
+marked failed.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from attendance.extensions import db
-from attendance.models import EventStatus, WebhookEvent
+from attendance.models import EventStatus, Meeting, WebhookEvent
 from attendance.models.types import utcnow
 from attendance.zoom.events import ZoomEvent, parse_event
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[ZoomEvent], None]
+
+@dataclass
+class ApplyContext:
+    """State shared by the handlers of one batch."""
+
+    #: Meeting rows by uuid, so a batch looks each meeting up once.
+    meetings: dict[str, Meeting] = field(default_factory=dict)
+    #: Ids of the meetings whose events this batch applied.
+    touched: set[int] = field(default_factory=set)
+
+
+Handler = Callable[[ZoomEvent, ApplyContext], None]
 
 #: Filled by ``attendance.services.handlers``; keys are real Zoom event names.
 HANDLERS: dict[str, Handler] = {}
@@ -46,31 +66,90 @@ class Outcome:
     error: str | None = None
 
 
-def _apply_one(row: WebhookEvent) -> Outcome:
-    """Run the handler of one stored event inside a savepoint; a raise fails only that event."""
+_ROW_COLUMNS = (
+    WebhookEvent.id,
+    WebhookEvent.event,
+    WebhookEvent.meeting_uuid,
+    WebhookEvent.body,
+)
+
+
+def _run(row: Any, ctx: ApplyContext) -> EventStatus:
+    """Parse a stored event and run its handler; raise whatever the handler raises."""
     _load_handlers()
-    row.attempts = (row.attempts or 0) + 1
+    event = parse_event(json.loads(row.body))
+    handler = HANDLERS.get(event.name)
+    if handler is None:
+        return EventStatus.IGNORED
+    handler(event, ctx)
+    return EventStatus.PROCESSED
+
+
+def _apply_rows(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
+    """Apply rows in the session's transaction (the caller commits)."""
+    ctx = ApplyContext()
     try:
-        with db.session.begin_nested():
-            event = parse_event(row_payload(row))
-            handler = HANDLERS.get(event.name)
-            if handler is None:
-                status = EventStatus.IGNORED
-            else:
-                handler(event)
-                status = EventStatus.PROCESSED
-        row.status, row.error = status, None
-    except Exception as exc:  # noqa: BLE001 - any handler error is recorded, not raised
-        log.exception("event %s (%s) failed", row.id, row.event)
-        row.status = EventStatus.FAILED
-        row.error = f"{type(exc).__name__}: {exc}"[:4000]
-    row.processed_at = utcnow()
-    return Outcome(row.id, row.event, row.meeting_uuid, row.status, row.error)
+        with db.session.begin_nested(), db.session.no_autoflush:
+            outcomes = [
+                Outcome(r.id, r.event, r.meeting_uuid, _run(r, ctx)) for r in rows
+            ]
+            db.session.flush()
+    except Exception:  # noqa: BLE001 - replayed below, one savepoint per event
+        log.info("a handler failed in a batch of %d; isolating events", len(rows))
+        db.session.expire_all()
+        outcomes, ctx = _apply_isolated(rows)
+    _record(outcomes)
+    return outcomes, ctx
 
 
-def row_payload(row: WebhookEvent) -> dict:
-    """The decoded body of a stored event."""
-    return json.loads(row.body)
+def _apply_isolated(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
+    """Run each event in its own savepoint so that a raise fails only that event."""
+    outcomes: list[Outcome] = []
+    touched: set[int] = set()
+    for row in rows:
+        ctx = ApplyContext()
+        try:
+            with db.session.begin_nested(), db.session.no_autoflush:
+                status = _run(row, ctx)
+                db.session.flush()
+        except Exception as exc:  # noqa: BLE001 - recorded on the event, not raised
+            log.exception("event %s (%s) failed", row.id, row.event)
+            db.session.expire_all()
+            error = f"{type(exc).__name__}: {exc}"[:4000]
+            outcomes.append(
+                Outcome(row.id, row.event, row.meeting_uuid, EventStatus.FAILED, error)
+            )
+            continue
+        touched |= ctx.touched
+        outcomes.append(Outcome(row.id, row.event, row.meeting_uuid, status))
+    return outcomes, ApplyContext(touched=touched)
+
+
+def _record(outcomes: Sequence[Outcome]) -> None:
+    """Write statuses back: one UPDATE per status, one per failure (its own error)."""
+    now = utcnow()
+    by_status: dict[EventStatus, list[int]] = defaultdict(list)
+    for o in outcomes:
+        if o.status is EventStatus.FAILED:
+            _set_status([o.id], o.status, o.error, now)
+        else:
+            by_status[o.status].append(o.id)
+    for status, ids in by_status.items():
+        _set_status(ids, status, None, now)
+
+
+def _set_status(ids: list[int], status: EventStatus, error: str | None, now) -> None:
+    db.session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(ids))
+        .values(
+            status=status,
+            error=error,
+            attempts=WebhookEvent.attempts + 1,
+            processed_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def apply_queued(limit: int = 100) -> list[Outcome]:
@@ -79,26 +158,31 @@ def apply_queued(limit: int = 100) -> list[Outcome]:
     On PostgreSQL the rows are locked with SKIP LOCKED so several workers (one per
     server process) never apply the same event together.
     """
-    rows = db.session.scalars(
-        select(WebhookEvent)
+    rows = db.session.execute(
+        select(*_ROW_COLUMNS)
         .where(WebhookEvent.status == EventStatus.QUEUED)
         .order_by(WebhookEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
-    outcomes = [_apply_one(row) for row in rows]
+    if not rows:
+        db.session.rollback()
+        return []
+    outcomes, _ctx = _apply_rows(rows)
     db.session.commit()
     return outcomes
 
 
 def apply_ids(ids: Iterable[int]) -> list[Outcome]:
     """Apply the given events now, whatever their status (replay), and commit once."""
-    rows = db.session.scalars(
-        select(WebhookEvent)
+    rows = db.session.execute(
+        select(*_ROW_COLUMNS)
         .where(WebhookEvent.id.in_(list(ids)))
         .order_by(WebhookEvent.id)
     ).all()
-    outcomes = [_apply_one(row) for row in rows]
+    if not rows:
+        return []
+    outcomes, _ctx = _apply_rows(rows)
     db.session.commit()
     return outcomes
 

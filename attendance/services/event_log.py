@@ -90,41 +90,41 @@ def _raw_uuid(data: dict) -> str | None:
 def store_events(items: list[IncomingEvent]) -> list[int | None]:
     """Insert a batch in one transaction; return each item's row id, None for a duplicate.
 
-    One multi-row ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING``: a key already in
-    the log, or repeated inside the batch, inserts nothing and is a duplicate.
+    One ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key``
+    executed for all rows (SQLAlchemy's "insertmanyvalues" batches it); only rows
+    actually inserted come back. A key already in the log, or earlier in the
+    batch, inserts nothing: a duplicate.
 
     :raises StorageUnavailable: when the database cannot take the batch.
     """
     if not items:
         return []
     table = WebhookEvent.__table__
-    rows = [
-        {
-            "event": item.event,
-            "event_ts": item.event_ts,
-            "received_at": item.received_at,
-            "dedupe_key": item.dedupe_key,
-            "meeting_uuid": item.meeting_uuid,
-            "zoom_meeting_id": item.zoom_meeting_id,
-            "body": item.body,
-            "status": item.status.value,
-            "error": item.error,
-            "attempts": 0,
-        }
-        for item in items
-    ]
-    stmt = (
-        insert_ignoring_conflicts(table, "dedupe_key")
-        .values(rows)
-        .returning(table.c.id, table.c.dedupe_key)
+    stmt = insert_ignoring_conflicts(table, "dedupe_key").returning(
+        table.c.id, table.c.dedupe_key
     )
     try:
         with db.engine.begin() as conn:
-            inserted = {key: row_id for row_id, key in conn.execute(stmt)}
+            inserted = dict(
+                (key, row_id)
+                for row_id, key in conn.execute(stmt, [_row(i) for i in items])
+            )
     except SQLAlchemyError as exc:
         raise StorageUnavailable(str(exc).splitlines()[0]) from exc
-    results: list[int | None] = []
-    for item in items:
-        # The first occurrence of a key in the batch takes the row; repeats are duplicates.
-        results.append(inserted.pop(item.dedupe_key, None))
-    return results
+    # The first occurrence of a key takes the row; any repeat is a duplicate.
+    return [inserted.pop(item.dedupe_key, None) for item in items]
+
+
+def _row(item: IncomingEvent) -> dict:
+    return {
+        "event": item.event,
+        "event_ts": item.event_ts,
+        "received_at": item.received_at,
+        "dedupe_key": item.dedupe_key,
+        "meeting_uuid": item.meeting_uuid,
+        "zoom_meeting_id": item.zoom_meeting_id,
+        "body": item.body,
+        "status": item.status.value,
+        "error": item.error,
+        "attempts": 0,
+    }

@@ -6,17 +6,20 @@ from sqlalchemy import select
 
 from attendance.extensions import db
 from attendance.models import Meeting, MeetingStatus
+from attendance.services.dispatch import ApplyContext
 from attendance.services.sql import insert_ignoring_conflicts
 from attendance.zoom.events import MeetingInfo, ZoomEvent
 
 
-def upsert_meeting(info: MeetingInfo) -> Meeting:
+def upsert_meeting(info: MeetingInfo, ctx: ApplyContext) -> Meeting:
     """The meeting row for ``info.uuid``, created if new, with non-empty details merged in.
 
     Created with ``INSERT … ON CONFLICT DO NOTHING`` so two workers seeing the
-    first event of a meeting at once cannot both create it.
+    first event of a meeting at once cannot both create it; looked up once per batch.
     """
-    meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == info.uuid))
+    meeting = ctx.meetings.get(info.uuid)
+    if meeting is None:
+        meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == info.uuid))
     if meeting is None:
         db.session.execute(
             insert_ignoring_conflicts(Meeting.__table__, "uuid").values(
@@ -25,6 +28,8 @@ def upsert_meeting(info: MeetingInfo) -> Meeting:
         )
         meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == info.uuid))
     assert meeting is not None  # noqa: S101 - inserted just above
+    ctx.meetings[info.uuid] = meeting
+    ctx.touched.add(meeting.id)
     if info.zoom_meeting_id is not None:
         meeting.zoom_meeting_id = info.zoom_meeting_id
     if info.topic:
@@ -38,19 +43,19 @@ def upsert_meeting(info: MeetingInfo) -> Meeting:
     return meeting
 
 
-def record_meeting_started(event: ZoomEvent) -> None:
+def record_meeting_started(event: ZoomEvent, ctx: ApplyContext) -> None:
     """``meeting.started``: the instance exists; S is the earliest start_time seen."""
     assert event.meeting is not None  # noqa: S101 - parse_event guarantees it
-    meeting = upsert_meeting(event.meeting)
+    meeting = upsert_meeting(event.meeting, ctx)
     start = event.meeting.start_time
     if start is not None and (meeting.start_time is None or start < meeting.start_time):
         meeting.start_time = start
 
 
-def record_meeting_ended(event: ZoomEvent) -> None:
+def record_meeting_ended(event: ZoomEvent, ctx: ApplyContext) -> None:
     """``meeting.ended``: E is the latest end_time seen, whatever order they came in."""
     assert event.meeting is not None  # noqa: S101 - parse_event guarantees it
-    meeting = upsert_meeting(event.meeting)
+    meeting = upsert_meeting(event.meeting, ctx)
     start, end = event.meeting.start_time, event.meeting.end_time
     if start is not None and (meeting.start_time is None or start < meeting.start_time):
         meeting.start_time = start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Table
@@ -12,7 +13,12 @@ from attendance.extensions import db
 
 def insert_ignoring_conflicts(table: Table, key: str) -> Any:
     """``INSERT … ON CONFLICT (key) DO NOTHING`` for the bound database's dialect."""
-    dialect = db.engine.dialect.name
+    return _insert_ignoring_conflicts(db.engine.dialect.name, table, key)
+
+
+@functools.cache
+def _insert_ignoring_conflicts(dialect: str, table: Table, key: str) -> Any:
+    # Built once: an immutable construct, and its cache key is then computed once too.
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
     if dialect == "sqlite":
