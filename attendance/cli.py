@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from attendance.database import begin_write
+from attendance.errors import NotFound
+from attendance.extensions import db
 from attendance.services import dispatch
 
 events_cli = AppGroup("events", help="Inspect and replay stored webhook events.")
+attendance_cli = AppGroup("attendance", help="Generate meetings' attendance.")
+roster_cli = AppGroup("roster", help="Manage course rosters.")
 
 
 @events_cli.command("replay")
@@ -37,6 +45,68 @@ def replay(failed: bool, ids: tuple[int, ...]) -> None:
         raise SystemExit(1)
 
 
+@attendance_cli.command("recompute")
+@click.argument("meeting")
+def recompute(meeting: str) -> None:
+    """Regenerate one meeting's attendance (MEETING: its id or uuid)."""
+    from attendance.services.attendance import compute, find_meeting, generate
+
+    begin_write()
+    try:
+        row = find_meeting(meeting)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    if row.effective_end is None:
+        result = compute(row)
+        click.echo(
+            f"meeting {row.id} is live: nothing stored (it is generated when it ends)"
+        )
+    else:
+        result = generate(row)
+        db.session.commit()
+    counts = Counter(r.status.value for r in result.records)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no roster"
+    click.echo(
+        f"meeting {row.id} ({row.topic or row.uuid}): {summary}; "
+        f"{len(result.guests)} guests, {result.participant_count} participants"
+    )
+
+
+@roster_cli.command("import")
+@click.argument("course")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def roster_import(course: str, file: Path) -> None:
+    """Upsert a roster CSV into COURSE (its id or code).
+
+    Columns: student_id,first_name,last_name,email[,department][,aliases]
+    (aliases separated by ';'). Bad rows are listed by line and skipped.
+    """
+    from attendance.services.attendance import regenerate_course
+    from attendance.services.courses import find_course
+    from attendance.services.roster import RosterFormatError, import_rows, read_csv
+
+    begin_write()
+    try:
+        target = find_course(course)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        rows = read_csv(file.read_bytes())
+    except RosterFormatError as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+    report = import_rows(target, rows)
+    regenerated = regenerate_course(target.id)
+    db.session.commit()
+    click.echo(
+        f"{target.code}: {report.created} created, {report.updated} updated, "
+        f"{len(report.errors)} rejected; {regenerated} ended meetings regenerated"
+    )
+    for error in report.errors:
+        click.echo(f"  line {error['line']}: {error['message']}", err=True)
+    if report.errors:
+        raise SystemExit(1)
+
+
 @click.command("scheduler")
 def scheduler() -> None:
     """Run the scheduled jobs in this process (one per deployment)."""
@@ -49,4 +119,6 @@ def scheduler() -> None:
 def register_cli(app: Flask) -> None:
     """Attach the command groups to ``app``."""
     app.cli.add_command(events_cli)
+    app.cli.add_command(attendance_cli)
+    app.cli.add_command(roster_cli)
     app.cli.add_command(scheduler)

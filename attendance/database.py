@@ -10,6 +10,18 @@ from sqlalchemy.engine import Engine
 
 from attendance.extensions import db
 
+#: Execution option naming a read-then-write unit of work (see ``begin_write``).
+WRITE_OPTION = "attendance_write"
+
+
+def begin_write() -> None:
+    """Start the session's transaction as a writer (``BEGIN IMMEDIATE`` on SQLite).
+
+    Call first thing in a service that reads and then writes; elsewhere a no-op.
+    """
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={WRITE_OPTION: True})
+
 
 def engine_options(url: str) -> dict[str, Any]:
     """Per-backend engine options: fail fast instead of hanging when PostgreSQL is away.
@@ -40,7 +52,11 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A transaction that reads and then writes must take the write lock up front:
+    # in WAL mode a deferred one that read before another writer committed cannot
+    # upgrade (SQLITE_BUSY_SNAPSHOT), and no busy timeout retries that.
+    immediate = conn.get_execution_options().get(WRITE_OPTION)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def configure_engine(app: Flask) -> None:

@@ -17,3 +17,11 @@ class BadPayload(AttendanceError):
 
 class StorageUnavailable(AttendanceError):
     """An event could not be committed to the event log (answered 503)."""
+
+
+class NotFound(AttendanceError):
+    """The object does not exist, or the caller may not see it (answered 404)."""
+
+
+class ValidationFailed(AttendanceError):
+    """Input that is well-formed but not acceptable (answered 422)."""

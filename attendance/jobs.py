@@ -32,6 +32,28 @@ def apply_queued_events(app: Flask) -> None:
             db.session.remove()
 
 
+def close_stale_meetings(app: Flask) -> int:
+    """End meetings whose ``meeting.ended`` was lost, and generate their attendance."""
+    from attendance.models.types import utcnow
+    from attendance.services.attendance import generate
+    from attendance.services.meetings import close_stale, stale_meetings
+
+    closed = 0
+    with app.app_context():
+        try:
+            for meeting in stale_meetings(
+                utcnow(), app.config["STALE_MEETING_MINUTES"]
+            ):
+                close_stale(meeting)
+                generate(meeting)
+                db.session.commit()
+                closed += 1
+                log.info("closed stale meeting %s", meeting.id)
+        finally:
+            db.session.remove()
+    return closed
+
+
 def _add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
     scheduler.add_job(
         apply_queued_events,
@@ -39,6 +61,16 @@ def _add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
         seconds=60,
         args=[app],
         id="apply_queued_events",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        close_stale_meetings,
+        "interval",
+        minutes=5,
+        args=[app],
+        id="close_stale_meetings",
         max_instances=1,
         coalesce=True,
         replace_existing=True,

@@ -24,7 +24,14 @@ def _check_round_trip(url: str) -> None:
     with app.app_context():
         upgrade()
         tables = set(inspect(db.engine).get_table_names())
-        assert {"webhook_events", "meetings", "alembic_version"} <= tables
+        assert {
+            "webhook_events",
+            "meetings",
+            "participants",
+            "attendance_records",
+            "students",
+            "alembic_version",
+        } <= tables
         with db.engine.connect() as conn:
             context = MigrationContext.configure(
                 conn, opts={"compare_type": True, "render_item": render_migration_type}

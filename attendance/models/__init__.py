@@ -1,6 +1,39 @@
 """SQLAlchemy models, one module per aggregate; imported here so metadata is complete."""
 
+from attendance.models.attendance import (
+    AttendanceRecord,
+    MeetingGuest,
+    MeetingRecording,
+)
+from attendance.models.course import (
+    Course,
+    CourseMeetingNumber,
+    IdentityLinkRow,
+    Student,
+    StudentAlias,
+)
 from attendance.models.event_log import EventStatus, WebhookEvent
 from attendance.models.meeting import Meeting, MeetingStatus
+from attendance.models.participant import (
+    Participant,
+    ParticipantEvent,
+    ParticipantSession,
+)
 
-__all__ = ["EventStatus", "Meeting", "MeetingStatus", "WebhookEvent"]
+__all__ = [
+    "AttendanceRecord",
+    "Course",
+    "CourseMeetingNumber",
+    "EventStatus",
+    "IdentityLinkRow",
+    "Meeting",
+    "MeetingGuest",
+    "MeetingRecording",
+    "MeetingStatus",
+    "Participant",
+    "ParticipantEvent",
+    "ParticipantSession",
+    "Student",
+    "StudentAlias",
+    "WebhookEvent",
+]

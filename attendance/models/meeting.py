@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from attendance.extensions import db
@@ -27,6 +27,10 @@ class Meeting(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(255), unique=True)
     zoom_meeting_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    #: Set when the meeting number belongs to a course (now or later).
+    course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("courses.id", ondelete="SET NULL"), index=True
+    )
     topic: Mapped[str] = mapped_column(String(300), default="")
     host_id: Mapped[str] = mapped_column(String(100), default="")
     meeting_type: Mapped[int | None] = mapped_column(Integer)
@@ -35,11 +39,26 @@ class Meeting(db.Model):  # type: ignore[name-defined,misc]
     start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Latest ``meeting.ended`` end_time seen.
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When no ``meeting.ended`` came: the stale-meeting job's closing time.
+    closed_stale_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default=MeetingStatus.LIVE)
+    #: Arrival time of the latest event applied for it (the stale-meeting clock).
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recording: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recording_share_url: Mapped[str] = mapped_column(Text, default="")
+    participant_count: Mapped[int] = mapped_column(Integer, default=0)
+    attendance_generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attendance_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow
     )
+
+    @property
+    def effective_end(self) -> datetime | None:
+        """E of CONTRACT §5: Zoom's end time, else the stale closure, else None (live)."""
+        return self.end_time or self.closed_stale_at
 
     def __repr__(self) -> str:
         return f"<Meeting {self.uuid} {self.status}>"

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from attendance.database import begin_write
 from attendance.extensions import db
 from attendance.models import EventStatus, Meeting, WebhookEvent
 from attendance.models.types import utcnow
@@ -32,6 +33,8 @@ class ApplyContext:
 
     #: Meeting rows by uuid, so a batch looks each meeting up once.
     meetings: dict[str, Meeting] = field(default_factory=dict)
+    #: Participant rows by (meeting id, connection key).
+    participants: dict[tuple[int, str], Any] = field(default_factory=dict)
     #: Ids of the meetings whose events this batch applied.
     touched: set[int] = field(default_factory=set)
 
@@ -158,6 +161,7 @@ def apply_queued(limit: int = 100) -> list[Outcome]:
     On PostgreSQL the rows are locked with SKIP LOCKED so several workers (one per
     server process) never apply the same event together.
     """
+    begin_write()
     rows = db.session.execute(
         select(*_ROW_COLUMNS)
         .where(WebhookEvent.status == EventStatus.QUEUED)
@@ -168,13 +172,23 @@ def apply_queued(limit: int = 100) -> list[Outcome]:
     if not rows:
         db.session.rollback()
         return []
-    outcomes, _ctx = _apply_rows(rows)
+    outcomes, ctx = _apply_rows(rows)
+    _after_batch(ctx)
     db.session.commit()
     return outcomes
 
 
+def _after_batch(ctx: ApplyContext) -> None:
+    """Regenerate the attendance of ended meetings the batch touched (late events)."""
+    if ctx.touched:
+        from attendance.services.attendance import regenerate_ended
+
+        regenerate_ended(ctx.touched)
+
+
 def apply_ids(ids: Iterable[int]) -> list[Outcome]:
     """Apply the given events now, whatever their status (replay), and commit once."""
+    begin_write()
     rows = db.session.execute(
         select(*_ROW_COLUMNS)
         .where(WebhookEvent.id.in_(list(ids)))
@@ -182,7 +196,8 @@ def apply_ids(ids: Iterable[int]) -> list[Outcome]:
     ).all()
     if not rows:
         return []
-    outcomes, _ctx = _apply_rows(rows)
+    outcomes, ctx = _apply_rows(rows)
+    _after_batch(ctx)
     db.session.commit()
     return outcomes
 

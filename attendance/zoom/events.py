@@ -112,6 +112,8 @@ class ZoomEvent:
     recording_start: datetime | None = None
     recording_end: datetime | None = None
     download_token: str = field(default="", repr=False)
+    #: ``recording.completed``: the meeting's recording share link.
+    share_url: str = ""
     #: The payload's own time of what happened (never the arrival time).
     occurred_at: datetime | None = None
     dedupe_key: str = ""
@@ -374,6 +376,7 @@ def parse_event(data: Any) -> ZoomEvent:
         recording_start=rec_start,
         recording_end=rec_end,
         download_token=_text(data.get("download_token")),
+        share_url=_text(obj.get("share_url")) if name == "recording.completed" else "",
         occurred_at=_occurred_at(name, meeting, participant),
     )
     object.__setattr__(event, "dedupe_key", _dedupe_key(event, payload))

@@ -1,0 +1,514 @@
+"""Generating a meeting's attendance: load its facts, ``compute_meeting``, store the diff.
+
+Storing only what changed keeps a late event's regeneration cheap: it usually
+moves one person, so it writes a handful of rows, not the whole meeting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, or_, select
+
+from attendance.core import sessions as core_sessions
+from attendance.core.compute import compute_meeting
+from attendance.core.matching import normalize_name
+from attendance.core.model import (
+    Connection,
+    ConnectionEvent,
+    IdentityLink,
+    Kind,
+    LinkKind,
+    LinkSource,
+    MeetingFacts,
+    MeetingResult,
+    Policy,
+    Student,
+)
+from attendance.errors import NotFound, ValidationFailed
+from attendance.extensions import db
+from attendance.models import (
+    AttendanceRecord,
+    Course,
+    IdentityLinkRow,
+    Meeting,
+    MeetingGuest,
+    Participant,
+    ParticipantEvent,
+    ParticipantSession,
+    StudentAlias,
+)
+from attendance.models import Student as StudentRow
+from attendance.models.types import EPOCH, to_micros, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingInputs:
+    """Everything ``compute_meeting`` needs for one meeting, loaded in a few queries."""
+
+    facts: MeetingFacts
+    connections: list[Connection]
+    roster: list[Student]
+    links: list[IdentityLink]
+    policy: Policy
+
+
+def load_connections(meeting_id: int) -> list[Connection]:
+    """The meeting's connections with their event sets (two queries, no ORM objects).
+
+    Executed on the session's connection, not the session: column rows need none
+    of the ORM's loading machinery, which cost more than the query here.
+    """
+    conn = db.session.connection()
+    kinds = {k.value: k for k in Kind}
+    events: dict[int, list[ConnectionEvent]] = defaultdict(list)
+    for pid, kind, at_us, room, detail in conn.execute(
+        select(
+            ParticipantEvent.participant_id,
+            ParticipantEvent.kind,
+            ParticipantEvent.at_us,
+            ParticipantEvent.room,
+            ParticipantEvent.detail,
+        ).where(ParticipantEvent.meeting_id == meeting_id)
+    ):
+        at = EPOCH + timedelta(microseconds=at_us)
+        events[pid].append(ConnectionEvent(kinds[kind], at, room or "", detail or ""))
+    rows = conn.execute(
+        select(
+            Participant.id,
+            Participant.user_key,
+            Participant.name,
+            Participant.email,
+            Participant.zoom_user_id,
+            Participant.registrant_id,
+            Participant.parent_key,
+        ).where(Participant.meeting_id == meeting_id)
+    )
+    return [
+        Connection(
+            key=key,
+            pk=pk,
+            name=name or "",
+            email=email or "",
+            zoom_user_id=zoom_user_id or "",
+            registrant_id=registrant_id or "",
+            parent_key=parent_key or "",
+            events=tuple(events.get(pk, ())),
+        )
+        for pk, key, name, email, zoom_user_id, registrant_id, parent_key in rows
+    ]
+
+
+def load_roster(course_id: int | None) -> list[Student]:
+    """The course's students as the core sees them (aliases split into e-mails and names)."""
+    if course_id is None:
+        return []
+    conn = db.session.connection()
+    aliases: dict[int, list[str]] = defaultdict(list)
+    for student_pk, value in conn.execute(
+        select(StudentAlias.student_id, StudentAlias.value)
+        .join(StudentRow, StudentRow.id == StudentAlias.student_id)
+        .where(StudentRow.course_id == course_id)
+        .order_by(StudentAlias.id)
+    ):
+        aliases[student_pk].append(value)
+    rows = conn.execute(
+        select(
+            StudentRow.id,
+            StudentRow.student_id,
+            StudentRow.first_name,
+            StudentRow.last_name,
+            StudentRow.email,
+        )
+        .where(StudentRow.course_id == course_id)
+        .order_by(StudentRow.last_name, StudentRow.first_name, StudentRow.student_id)
+    )
+    return [
+        Student(
+            pk=pk,
+            student_id=student_id,
+            first_name=first or "",
+            last_name=last or "",
+            email=email or "",
+            alias_emails=tuple(a for a in aliases.get(pk, ()) if "@" in a),
+            alias_names=tuple(a for a in aliases.get(pk, ()) if "@" not in a),
+        )
+        for pk, student_id, first, last, email in rows
+    ]
+
+
+def load_links(meeting: Meeting) -> list[IdentityLink]:
+    """Manual links of the course, and links learned in *earlier* meetings of it."""
+    if meeting.course_id is None:
+        return []
+    earlier = IdentityLinkRow.source == LinkSource.LEARNED.value
+    if meeting.start_time is not None:
+        earlier = earlier & (IdentityLinkRow.learned_at < meeting.start_time)
+    else:
+        earlier = earlier & (IdentityLinkRow.meeting_id != meeting.id)
+    rows = db.session.execute(
+        select(
+            IdentityLinkRow.kind,
+            IdentityLinkRow.value,
+            IdentityLinkRow.student_id,
+            IdentityLinkRow.source,
+        ).where(
+            IdentityLinkRow.course_id == meeting.course_id,
+            or_(IdentityLinkRow.source == LinkSource.MANUAL.value, earlier),
+        )
+    )
+    return [
+        IdentityLink(LinkKind(k), v, sid, LinkSource(src)) for k, v, sid, src in rows
+    ]
+
+
+def load_inputs(meeting: Meeting) -> MeetingInputs:
+    """Load one meeting's facts, connections, roster, links and policy."""
+    course = db.session.get(Course, meeting.course_id) if meeting.course_id else None
+    policy = (
+        Policy(
+            late_after_minutes=course.late_after_minutes,
+            left_early_minutes=course.left_early_minutes,
+            min_attendance_percent=course.min_attendance_percent,
+        )
+        if course is not None
+        else Policy()
+    )
+    return MeetingInputs(
+        facts=MeetingFacts(
+            started_at=meeting.start_time,
+            ended_at=meeting.effective_end,
+            host_id=meeting.host_id or "",
+        ),
+        connections=load_connections(meeting.id),
+        roster=load_roster(meeting.course_id),
+        links=load_links(meeting),
+        policy=policy,
+    )
+
+
+def compute(meeting: Meeting, now: datetime | None = None) -> MeetingResult:
+    """The meeting's attendance as of ``now`` (E = now while it is live); stores nothing."""
+    inputs = load_inputs(meeting)
+    return compute_meeting(
+        inputs.facts,
+        inputs.connections,
+        inputs.roster,
+        inputs.links,
+        inputs.policy,
+        now or utcnow(),
+    )
+
+
+def generate(meeting: Meeting) -> MeetingResult:
+    """Compute and store an ended meeting's attendance (flushes; the caller commits).
+
+    Manual statuses and notes are kept; everything else follows the events.
+    """
+    inputs = load_inputs(meeting)
+    now = utcnow()
+    result = compute_meeting(
+        inputs.facts,
+        inputs.connections,
+        inputs.roster,
+        inputs.links,
+        inputs.policy,
+        now,
+    )
+    _store_records(meeting, result, now)
+    _store_guests(meeting, result)
+    _store_sessions(meeting, inputs, result)
+    _store_learned_links(meeting, result)
+    meeting.participant_count = result.participant_count
+    meeting.attendance_generated_at = now
+    meeting.attendance_error = None
+    db.session.flush()
+    return result
+
+
+_RECORD_FIELDS = (
+    "status",
+    "late",
+    "left_early",
+    "attended_seconds",
+    "attended_percent",
+    "first_join",
+    "last_leave",
+    "sessions",
+    "matched_by",
+    "participant_id",
+)
+
+
+def _store_records(meeting: Meeting, result: MeetingResult, now: datetime) -> None:
+    existing = {
+        r.student_id: r
+        for r in db.session.scalars(
+            select(AttendanceRecord).where(AttendanceRecord.meeting_id == meeting.id)
+        )
+    }
+    for rec in result.records:
+        values = {
+            "status": rec.status.value,
+            "late": rec.late,
+            "left_early": rec.left_early,
+            "attended_seconds": rec.attended_seconds,
+            "attended_percent": rec.attended_percent,
+            "first_join": rec.first_join,
+            "last_leave": rec.last_leave,
+            "sessions": rec.sessions,
+            "matched_by": rec.matched_by.value if rec.matched_by else None,
+            "participant_id": rec.participant_pk,
+        }
+        row = existing.pop(rec.student_pk, None)
+        if row is None:
+            db.session.add(
+                AttendanceRecord(
+                    meeting_id=meeting.id,
+                    student_id=rec.student_pk,
+                    generated_at=now,
+                    **values,
+                )
+            )
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.generated_at = now
+    for stale in existing.values():  # students no longer on the roster
+        db.session.delete(stale)
+
+
+def _store_guests(meeting: Meeting, result: MeetingResult) -> None:
+    """Replace the meeting's guests, unless they are exactly what is stored already."""
+    columns = (
+        "participant_id",
+        "name",
+        "email",
+        "attended_seconds",
+        "first_join",
+        "last_leave",
+        "sessions",
+        "role",
+        "position",
+    )
+    wanted = [
+        (
+            g.pk,
+            g.name[:300],
+            g.email[:254],
+            g.attended_seconds,
+            g.first_join,
+            g.last_leave,
+            g.sessions,
+            "co-host" if g.role in ("co-host", "host") else "guest",
+            position,
+        )
+        for position, g in enumerate(result.guests)
+    ]
+    table = MeetingGuest.__table__
+    current = [
+        tuple(row)
+        for row in db.session.connection().execute(
+            select(*(table.c[c] for c in columns))
+            .where(table.c.meeting_id == meeting.id)
+            .order_by(table.c.position)
+        )
+    ]
+    if current == wanted:
+        return
+    db.session.execute(
+        delete(MeetingGuest).where(MeetingGuest.meeting_id == meeting.id)
+    )
+    if wanted:
+        db.session.execute(
+            insert(MeetingGuest),
+            [
+                {"meeting_id": meeting.id, **dict(zip(columns, row, strict=True))}
+                for row in wanted
+            ],
+        )
+
+
+def _store_sessions(
+    meeting: Meeting, inputs: MeetingInputs, result: MeetingResult
+) -> None:
+    """Write the swept intervals of every connection, as a diff of what is stored."""
+    end = result.end
+    wanted: set[tuple] = set()
+    if end is not None:
+        for conn in inputs.connections:
+            for iv in core_sessions.main_intervals(conn.events, end):
+                wanted.add(
+                    (conn.pk, "main", "", to_micros(iv.start), to_micros(iv.end))
+                )
+            for room, ivs in _breakouts(conn.events, end):
+                for iv in ivs:
+                    wanted.add(
+                        (
+                            conn.pk,
+                            "breakout",
+                            room,
+                            to_micros(iv.start),
+                            to_micros(iv.end),
+                        )
+                    )
+    table = ParticipantSession.__table__
+    current = {
+        (pid, kind, room or "", start, stop): sid
+        for sid, pid, kind, room, start, stop in db.session.connection().execute(
+            select(
+                table.c.id,
+                table.c.participant_id,
+                table.c.kind,
+                table.c.room,
+                table.c.start_us,
+                table.c.end_us,
+            ).where(table.c.meeting_id == meeting.id)
+        )
+    }
+    gone = [sid for key, sid in current.items() if key not in wanted]
+    if gone:
+        db.session.execute(
+            delete(ParticipantSession).where(ParticipantSession.id.in_(gone))
+        )
+    new = [
+        {
+            "meeting_id": meeting.id,
+            "participant_id": pid,
+            "kind": kind,
+            "room": room,
+            "start_us": start,
+            "end_us": stop,
+        }
+        for pid, kind, room, start, stop in wanted - current.keys()
+    ]
+    if new:
+        db.session.execute(insert(ParticipantSession), new)
+
+
+def _breakouts(events: tuple[ConnectionEvent, ...], end: datetime):
+    """Breakout intervals of one connection, room by room."""
+    for room in sorted({e.room for e in events if e.room}):
+        yield (
+            room,
+            core_sessions.breakout_intervals(
+                [e for e in events if e.room == room], end
+            ),
+        )
+
+
+def _store_learned_links(meeting: Meeting, result: MeetingResult) -> None:
+    if meeting.course_id is None:
+        return
+    db.session.execute(
+        delete(IdentityLinkRow).where(
+            IdentityLinkRow.meeting_id == meeting.id,
+            IdentityLinkRow.source == LinkSource.LEARNED.value,
+        )
+    )
+    learned_at = result.start or meeting.start_time
+    rows = [
+        {
+            "course_id": meeting.course_id,
+            "student_id": link.student_pk,
+            "kind": link.kind.value,
+            "value": link.value,
+            "source": LinkSource.LEARNED.value,
+            "meeting_id": meeting.id,
+            "learned_at": learned_at,
+            "created_at": utcnow(),
+        }
+        for link in result.learned_links
+    ]
+    if rows:
+        db.session.execute(insert(IdentityLinkRow), rows)
+
+
+def regenerate_ended(meeting_ids: set[int]) -> None:
+    """After a batch: regenerate each touched meeting that has ended, isolated from the rest.
+
+    A failure is recorded on the meeting (``attendance_error``) and logged; the
+    events stay applied, and ``flask attendance recompute`` retries it.
+    """
+    for meeting_id in sorted(meeting_ids):
+        meeting = db.session.get(Meeting, meeting_id)
+        if meeting is None or meeting.effective_end is None:
+            continue
+        try:
+            with db.session.begin_nested():
+                generate(meeting)
+        except Exception as exc:  # noqa: BLE001 - recorded on the meeting
+            log.exception("attendance of meeting %s failed", meeting_id)
+            meeting = db.session.get(Meeting, meeting_id)
+            if meeting is not None:
+                meeting.attendance_error = f"{type(exc).__name__}: {exc}"[:4000]
+
+
+def manual_name_value(name: str) -> str:
+    """How a remembered display name is stored: normalized as matching compares it."""
+    return normalize_name(name)
+
+
+def regenerate_course(course_id: int) -> int:
+    """Regenerate every ended meeting of a course (its roster or policy changed)."""
+    ids = set(
+        db.session.scalars(
+            select(Meeting.id).where(
+                Meeting.course_id == course_id,
+                or_(
+                    Meeting.end_time.is_not(None), Meeting.closed_stale_at.is_not(None)
+                ),
+            )
+        )
+    )
+    regenerate_ended(ids)
+    return len(ids)
+
+
+def find_meeting(ref: str) -> Meeting:
+    """A meeting by id or uuid.
+
+    :raises NotFound: when there is none.
+    """
+    meeting = None
+    if ref.isdigit():
+        meeting = db.session.get(Meeting, int(ref))
+    if meeting is None:
+        meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == ref))
+    if meeting is None:
+        raise NotFound(f"no meeting {ref!r} (give its id or uuid)")
+    return meeting
+
+
+#: Statuses an instructor may set (CONTRACT §3); Excused only ever comes from here.
+MANUAL_STATUSES = ("Present", "Late", "Left Early", "Absent", "Excused")
+
+
+def override_status(
+    meeting: Meeting, student_pk: int, status: str | None, note: str | None, by: str
+) -> AttendanceRecord:
+    """Set (or with ``status=None`` clear) a manual status; it survives every regeneration.
+
+    :raises NotFound: when the student has no record in this meeting.
+    :raises ValidationFailed: when the status is not one of MANUAL_STATUSES.
+    """
+    if status is not None and status not in MANUAL_STATUSES:
+        raise ValidationFailed(f"status must be one of {', '.join(MANUAL_STATUSES)}")
+    record = db.session.scalar(
+        select(AttendanceRecord).where(
+            AttendanceRecord.meeting_id == meeting.id,
+            AttendanceRecord.student_id == student_pk,
+        )
+    )
+    if record is None:
+        raise NotFound("no attendance record for that student in this meeting")
+    record.manual_status = status
+    record.note = note
+    record.overridden_by = by
+    record.overridden_at = utcnow()
+    return record

@@ -1,0 +1,322 @@
+"""``flask --app app simulate``: play a simulated Zoom class against a running server.
+
+Thin on purpose: the class comes from ``attendance.simulator``; the course and
+roster go through the services; the webhooks go over real HTTP, signed, so the
+server under test cannot tell them from Zoom's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import click
+import requests
+from flask import current_app
+from flask.cli import with_appcontext
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from attendance.errors import NotFound, ValidationFailed
+from attendance.extensions import db
+from attendance.models import Course
+from attendance.services.courses import find_course, set_meeting_numbers
+from attendance.services.roster import import_rows
+from attendance.simulator import (
+    DeliveryReport,
+    SimulatedClass,
+    SimulationOptions,
+    build_class,
+    deliver,
+)
+
+#: Where the webhook route and the readiness check live (CONTRACT §2).
+WEBHOOK_PATH = "/api/zoom/webhook"
+HEALTH_PATH = "/api/zoom/health"
+
+
+class _Transport:
+    """POSTs webhooks to the server over one keep-alive ``requests.Session``."""
+
+    def __init__(self, base_url: str, *, pool_size: int, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        # Retries only for connections that never reached the server (safe for a
+        # POST); HTTP answers are deliver()'s business, as Zoom's retries are.
+        retry = Retry(
+            total=3,
+            connect=3,
+            read=0,
+            status=0,
+            other=0,
+            backoff_factor=0.1,
+            allowed_methods=None,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(
+            max_retries=retry, pool_connections=1, pool_maxsize=max(pool_size, 1)
+        )
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def check(self) -> None:
+        """Reach the server once (any HTTP answer will do).
+
+        :raises requests.RequestException: when nothing answers.
+        """
+        self.session.get(self.base_url + HEALTH_PATH, timeout=5).close()
+
+    def send(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        response = self.session.post(
+            self.base_url + WEBHOOK_PATH,
+            data=body,
+            headers=headers,
+            timeout=self.timeout,
+        )
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        return response.status_code, answer
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _open_transport(base_url: str, pool_size: int) -> _Transport:
+    """The HTTP transport (a seam: tests swap in one that calls the test client)."""
+    return _Transport(base_url, pool_size=pool_size)
+
+
+def _default_url() -> str:
+    """``http://HOST:PORT`` from the config, with a wildcard bind turned into loopback."""
+    host = str(current_app.config.get("HOST") or "127.0.0.1")
+    port = current_app.config.get("PORT") or 5000
+    if host in ("0.0.0.0", ""):  # noqa: S104 - a bind address, not one we bind
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "[::1]"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _prepare_course(sim: SimulatedClass, code: str) -> tuple[int, int]:
+    """Create or reuse the course, add the meeting number, upsert the roster; commit.
+
+    Returns the roster's (created, updated) counts. The session is closed after
+    the commit: the delivery that follows must not hold a database connection.
+
+    :raises click.ClickException: when the number belongs to another course.
+    """
+    try:
+        course = find_course(code)
+    except NotFound:
+        course = Course(code=code, title="Demo course", timezone="UTC")
+        db.session.add(course)
+        db.session.flush()
+    existing = [n.zoom_meeting_id for n in course.meeting_numbers]
+    try:
+        if sim.meeting_number not in existing:
+            set_meeting_numbers(course, existing + [sim.meeting_number])
+        report = import_rows(
+            course, [(line, row) for line, row in enumerate(sim.roster, start=2)]
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    db.session.close()
+    for error in report.errors:
+        click.echo(f"roster line {error['line']}: {error['message']}", err=True)
+    return report.created, report.updated
+
+
+def _summary(report: DeliveryReport) -> str:
+    http = ", ".join(f"{code}: {n}" for code, n in sorted(report.by_http.items()))
+    words = ", ".join(f"{word}: {n}" for word, n in sorted(report.by_status.items()))
+    line = f"sent {report.sent} webhooks ({report.attempts} requests); HTTP {http}"
+    if words:
+        line += f"; status {words}"
+    if report.retried:
+        line += f"; {report.retried} retried"
+    return line
+
+
+@click.command("simulate")
+@click.option("--students", default=30, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--guests", default=3, show_default=True, type=click.IntRange(0))
+@click.option("--late", default=3, show_default=True, type=click.IntRange(0))
+@click.option("--drop-rejoin", default=3, show_default=True, type=click.IntRange(0))
+@click.option("--two-device", default=2, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--breakout",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Students sent to breakout rooms for a stretch.",
+)
+@click.option("--left-early", default=2, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--absent",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Roster students who never join.",
+)
+@click.option(
+    "--waiting-room/--no-waiting-room",
+    default=True,
+    show_default=True,
+    help="Everyone passes the waiting room first.",
+)
+@click.option(
+    "--disorder",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Fraction of events delivered out of order.",
+)
+@click.option(
+    "--duplicates",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Fraction of events delivered twice.",
+)
+@click.option(
+    "--seed",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Same seed, same roster; each run is a new meeting instance.",
+)
+@click.option(
+    "--duration",
+    default=60,
+    show_default=True,
+    type=click.IntRange(30, 24 * 60),
+    help="Meeting length in minutes.",
+)
+@click.option(
+    "--speed",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Timeline compression: 1 real time, 60 a minute per second, 0 no pacing.",
+)
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--url", default=None, help="Server base URL [default: http://HOST:PORT]."
+)
+@click.option(
+    "--secret",
+    default=None,
+    help="Webhook secret token [default: the first of ZOOM_WEBHOOK_SECRET_TOKEN].",
+)
+@click.option(
+    "--course", "course_code", default="DEMO-101", show_default=True, metavar="CODE"
+)
+@click.option(
+    "--meeting-number",
+    default=84712639219,
+    show_default=True,
+    type=click.IntRange(10**8, 10**11 - 1),
+)
+@with_appcontext
+def simulate_command(
+    students: int,
+    guests: int,
+    late: int,
+    drop_rejoin: int,
+    two_device: int,
+    breakout: int,
+    left_early: int,
+    absent: int,
+    waiting_room: bool,
+    disorder: float,
+    duplicates: float,
+    seed: int,
+    duration: int,
+    speed: float,
+    concurrency: int,
+    url: str | None,
+    secret: str | None,
+    course_code: str,
+    meeting_number: int,
+) -> None:
+    """Simulate a Zoom class and deliver its webhooks to a running server."""
+    secrets = current_app.config.get("ZOOM_WEBHOOK_SECRETS") or ()
+    secret = secret or (secrets[0] if secrets else None)
+    if not secret:
+        raise click.ClickException(
+            "no webhook secret: set ZOOM_WEBHOOK_SECRET_TOKEN or pass --secret"
+        )
+    base_url = (url or _default_url()).rstrip("/")
+    try:
+        sim = build_class(
+            SimulationOptions(
+                students=students,
+                guests=guests,
+                late=late,
+                drop_rejoin=drop_rejoin,
+                two_device=two_device,
+                breakout=breakout,
+                left_early=left_early,
+                absent=absent,
+                waiting_room=waiting_room,
+                disorder=disorder,
+                duplicates=duplicates,
+                seed=seed,
+                duration_minutes=duration,
+                meeting_number=meeting_number,
+                course_code=course_code,
+            )
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    # urllib3 logs a warning per connection retry; the error below says it once.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    transport = _open_transport(base_url, concurrency)
+    try:
+        # Before touching the database: a stopped server changes nothing.
+        try:
+            transport.check()
+        except requests.RequestException as exc:
+            raise click.ClickException(
+                f"the server at {base_url} is not reachable ({type(exc).__name__}); "
+                "start it with `make run` or pass --url"
+            ) from exc
+        created, updated = _prepare_course(sim, course_code)
+        payloads = sim.deliveries()
+        click.echo(
+            f"{course_code}: {len(sim.roster)} students ({created} new, {updated} "
+            f"updated); meeting {sim.meeting_number} instance {sim.meeting_uuid}; "
+            f"{len(sim.events)} events as {len(payloads)} deliveries; seed {seed}"
+        )
+        began = time.monotonic()
+        try:
+            with click.progressbar(length=len(payloads), label="delivering") as bar:
+                report = deliver(
+                    payloads,
+                    transport.send,
+                    secret=secret,
+                    speed=speed,
+                    start=sim.start,
+                    concurrency=concurrency,
+                    on_progress=bar.update,
+                )
+        except requests.RequestException as exc:
+            raise click.ClickException(
+                f"lost the server at {base_url} ({type(exc).__name__}); "
+                "the events sent so far are kept"
+            ) from exc
+    finally:
+        transport.close()
+    click.echo(f"{_summary(report)} in {time.monotonic() - began:.1f}s")
+    click.echo(f"open {base_url}/ to watch")
+    if report.failed:
+        raise click.ClickException(f"{report.failed} webhooks were never accepted")

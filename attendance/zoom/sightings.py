@@ -1,0 +1,98 @@
+"""Which participant event is which core ``Kind``, and at what time (ZOOM.md §3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from attendance.core.model import ConnectionEvent, Kind
+from attendance.core.sightings import Sighting
+from attendance.errors import BadPayload
+from attendance.zoom.events import ParticipantInfo, ZoomEvent
+
+#: Real Zoom participant events (and the seed-era participant_updated) by meaning.
+KINDS: dict[str, Kind] = {
+    "meeting.participant_joined": Kind.JOINED,
+    "meeting.participant_left": Kind.LEFT,
+    "meeting.participant_put_in_waiting_room": Kind.PUT_IN_WAITING_ROOM,
+    "meeting.participant_joined_waiting_room": Kind.JOINED_WAITING_ROOM,
+    "meeting.participant_left_waiting_room": Kind.LEFT_WAITING_ROOM,
+    "meeting.participant_admitted": Kind.ADMITTED,
+    "meeting.participant_jbh_waiting": Kind.JBH_WAITING,
+    "meeting.participant_jbh_waiting_left": Kind.JBH_WAITING_LEFT,
+    "meeting.participant_jbh_joined": Kind.JBH_JOINED,
+    "meeting.participant_joined_breakout_room": Kind.BREAKOUT_JOINED,
+    "meeting.participant_left_breakout_room": Kind.BREAKOUT_LEFT,
+    "meeting.participant_role_changed": Kind.ROLE_CHANGED,
+    "meeting.sharing_started": Kind.SHARING_STARTED,
+    "meeting.sharing_ended": Kind.SHARING_ENDED,
+    "meeting.participant_updated": Kind.UPDATED,
+}
+
+
+def connection_key(p: ParticipantInfo) -> str:
+    """The connection's key: Zoom's ``user_id``, else the steadiest id the event has.
+
+    ``jbh_waiting`` carries only ``id``, ``user_name`` and ``customer_key``.
+    """
+    if p.user_id:
+        return p.user_id
+    if p.participant_uuid:
+        return f"uuid:{p.participant_uuid}"
+    if p.zoom_user_id:
+        return f"id:{p.zoom_user_id}"
+    if p.customer_key:
+        return f"ck:{p.customer_key}"
+    return f"name:{p.name}"
+
+
+def _event_time(event: ZoomEvent) -> datetime:
+    if event.occurred_at is not None:
+        return event.occurred_at
+    if event.event_ts is not None:
+        # Only when the payload has no time of its own (jbh_waiting): the envelope's.
+        return datetime.fromtimestamp(event.event_ts / 1000, tz=UTC).replace(
+            microsecond=0
+        )
+    raise BadPayload(f"{event.name} has no time")
+
+
+def _detail(kind: Kind, p: ParticipantInfo) -> str:
+    if kind is Kind.ROLE_CHANGED:
+        return p.new_role
+    if kind is Kind.UPDATED:
+        flags = {"audio": p.audio, "video": p.video, "sharing": p.sharing}
+        return ",".join(
+            f"{k}={'on' if v else 'off'}" for k, v in flags.items() if v is not None
+        )
+    if kind is Kind.SHARING_STARTED:
+        return p.sharing_content
+    return ""
+
+
+def sighting(event: ZoomEvent) -> Sighting | None:
+    """The observation a participant event makes, or None for other events.
+
+    :raises BadPayload: when a participant event has no participant or no time.
+    """
+    kind = KINDS.get(event.name)
+    if kind is None:
+        return None
+    p = event.participant
+    if p is None or event.meeting is None:
+        raise BadPayload(f"{event.name} has no participant")
+    room = (
+        event.meeting.breakout_room_uuid
+        if kind in (Kind.BREAKOUT_JOINED, Kind.BREAKOUT_LEFT)
+        else ""
+    )
+    return Sighting(
+        key=connection_key(p),
+        event=ConnectionEvent(
+            kind=kind, at=_event_time(event), room=room, detail=_detail(kind, p)
+        ),
+        name=p.name,
+        email=p.email,
+        zoom_user_id=p.zoom_user_id,
+        registrant_id=p.registrant_id,
+        parent_key=p.parent_user_id,
+    )
