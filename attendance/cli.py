@@ -13,6 +13,7 @@ from attendance.database import begin_write
 from attendance.errors import NotFound
 from attendance.extensions import db
 from attendance.services import dispatch
+from attendance.simulator_cli import simulate_command
 
 events_cli = AppGroup("events", help="Inspect and replay stored webhook events.")
 attendance_cli = AppGroup("attendance", help="Generate meetings' attendance.")
@@ -122,3 +123,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(attendance_cli)
     app.cli.add_command(roster_cli)
     app.cli.add_command(scheduler)
+    app.cli.add_command(simulate_command)

@@ -100,7 +100,7 @@ def _build(app, participants: int, roster_size: int, rng: random.Random) -> int:
             spans.append(
                 (join + timedelta(minutes=1), join + timedelta(minutes=20), "device")
             )
-            for start, stop, kind in spans:
+            for start, stop, _kind in spans:
                 key += 1
                 conns.append(
                     {

@@ -19,11 +19,11 @@ from attendance.models import (
 )
 from attendance.services.attendance import override_status
 from tests.engine_support import (
-    E,
     HOST,
     NUMBER,
-    S,
     UUID,
+    E,
+    S,
     ended,
     guests,
     make_course,

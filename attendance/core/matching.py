@@ -109,6 +109,7 @@ class Roster:
         self._name = _freeze(name)
         self._learned = _freeze(learned)
         self._manual = _freeze(manual)
+        self._memo: dict[tuple, tuple[int | None, MatchedBy | None]] = {}
 
     def match(
         self,
@@ -117,7 +118,24 @@ class Roster:
         zoom_user_ids: Iterable[str] = (),
         registrant_ids: Iterable[str] = (),
     ) -> tuple[int | None, MatchedBy | None]:
-        """Return (student pk, step) of the first step that points to exactly one student."""
+        """Return (student pk, step) of the first step that points to exactly one student.
+
+        Memoized per identity: a meeting's connections repeat the same few
+        identities (rejoins, devices), and a Roster lives for one computation.
+        """
+        key = (name, email, tuple(zoom_user_ids), tuple(registrant_ids))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._match(*key)
+        return hit
+
+    def _match(
+        self,
+        name: str,
+        email: str,
+        zoom_user_ids: tuple[str, ...],
+        registrant_ids: tuple[str, ...],
+    ) -> tuple[int | None, MatchedBy | None]:
         email_key = normalize_email(email)
         name_key = normalize_name(name)
         ids = [(LinkKind.ZOOM_USER, v.strip()) for v in zoom_user_ids if v.strip()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from attendance.core.model import ConnectionEvent, Interval, Kind, Presence
 
@@ -204,3 +204,30 @@ def _parse_flags(detail: str) -> Mapping[str, bool]:
             elif value in _FALSE:
                 flags[key] = False
     return flags
+
+
+def open_sweep(
+    events: Iterable[ConnectionEvent],
+) -> list[tuple[str, str, tuple[datetime, datetime | None]]]:
+    """A connection's intervals as stored: (kind "main"/"breakout", room, (start, end)).
+
+    Like ``main_intervals`` and ``breakout_intervals`` but an interval still open
+    keeps ``None`` as its end instead of being closed at E.
+    """
+    far = datetime.max.replace(tzinfo=UTC)
+    out: list[tuple[str, str, tuple[datetime, datetime | None]]] = []
+    evs = list(events)
+    for interval in main_intervals(evs, far):
+        out.append(
+            (
+                "main",
+                "",
+                (interval.start, None if interval.end == far else interval.end),
+            )
+        )
+    for room in sorted({e.room for e in evs if e.room}):
+        in_room = [e for e in evs if e.room == room]
+        for interval in breakout_intervals(in_room, far):
+            end = None if interval.end == far else interval.end
+            out.append(("breakout", room, (interval.start, end)))
+    return out

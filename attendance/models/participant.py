@@ -70,7 +70,11 @@ class ParticipantEvent(db.Model):  # type: ignore[name-defined,misc]
 
 
 class ParticipantSession(db.Model):  # type: ignore[name-defined,misc]
-    """A swept interval of a connection (main room or a breakout room), as generated."""
+    """A swept interval of a connection (main room or a breakout room).
+
+    Refreshed for the connections a batch of events touched; an open interval
+    has no end yet.
+    """
 
     __tablename__ = "participant_sessions"
     __table_args__ = (Index("ix_participant_sessions_meeting", "meeting_id"),)
@@ -88,12 +92,13 @@ class ParticipantSession(db.Model):  # type: ignore[name-defined,misc]
     #: Unix microseconds, like ``ParticipantEvent.at_us``: compared by the thousand
     #: at every regeneration.
     start_us: Mapped[int] = mapped_column(BigInteger)
-    end_us: Mapped[int] = mapped_column(BigInteger)
+    #: None while the interval is open: it closes at the meeting's E when read.
+    end_us: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def start(self) -> datetime:
         return from_micros(self.start_us)
 
     @property
-    def end(self) -> datetime:
-        return from_micros(self.end_us)
+    def end(self) -> datetime | None:
+        return from_micros(self.end_us) if self.end_us is not None else None

@@ -35,6 +35,8 @@ class ApplyContext:
     meetings: dict[str, Meeting] = field(default_factory=dict)
     #: Participant rows by (meeting id, connection key).
     participants: dict[tuple[int, str], Any] = field(default_factory=dict)
+    #: Connections whose events changed: their sessions are re-swept after the batch.
+    sessions_dirty: set[int] = field(default_factory=set)
     #: Ids of the meetings whose events this batch applied.
     touched: set[int] = field(default_factory=set)
 
@@ -109,6 +111,7 @@ def _apply_isolated(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
     """Run each event in its own savepoint so that a raise fails only that event."""
     outcomes: list[Outcome] = []
     touched: set[int] = set()
+    dirty: set[int] = set()
     for row in rows:
         ctx = ApplyContext()
         try:
@@ -124,8 +127,9 @@ def _apply_isolated(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
             )
             continue
         touched |= ctx.touched
+        dirty |= ctx.sessions_dirty
         outcomes.append(Outcome(row.id, row.event, row.meeting_uuid, status))
-    return outcomes, ApplyContext(touched=touched)
+    return outcomes, ApplyContext(touched=touched, sessions_dirty=dirty)
 
 
 def _record(outcomes: Sequence[Outcome]) -> None:
@@ -179,10 +183,11 @@ def apply_queued(limit: int = 100) -> list[Outcome]:
 
 
 def _after_batch(ctx: ApplyContext) -> None:
-    """Regenerate the attendance of ended meetings the batch touched (late events)."""
-    if ctx.touched:
-        from attendance.services.attendance import regenerate_ended
+    """Re-sweep touched connections; regenerate ended meetings the batch touched."""
+    from attendance.services.attendance import refresh_sessions, regenerate_ended
 
+    refresh_sessions(ctx.sessions_dirty)
+    if ctx.touched:
         regenerate_ended(ctx.touched)
 
 

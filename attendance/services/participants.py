@@ -73,6 +73,7 @@ def record_participant_event(event: ZoomEvent, ctx: ApplyContext) -> None:
             participant.participant_uuid = p.participant_uuid[:100]
         if p.customer_key and not participant.customer_key:
             participant.customer_key = p.customer_key[:100]
+    ctx.sessions_dirty.add(participant.id)
     db.session.execute(
         insert_ignoring_conflicts(
             ParticipantEvent.__table__,

@@ -184,7 +184,7 @@ def upgrade():
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('room', sa.String(length=255), nullable=False),
     sa.Column('start_us', sa.BigInteger(), nullable=False),
-    sa.Column('end_us', sa.BigInteger(), nullable=False),
+    sa.Column('end_us', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
