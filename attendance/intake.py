@@ -37,8 +37,11 @@ APPLY_COALESCE_SECONDS = 0.05
 #: Acknowledging Zoom comes first (its 3 s deadline, then retries): while
 #: requests keep arriving (a commit within this long), the worker waits…
 APPLY_BUSY_SECONDS = 0.01
-#: …but never more than this before each batch, so a flood is still applied.
-APPLY_MAX_DEFER_SECONDS = 0.5
+#: …but never more than this before each batch, so a flood is still applied…
+APPLY_MAX_DEFER_SECONDS = 2.0
+#: …in small bites while requests are still arriving: a batch blocks the event
+#: loop for its duration (~1 ms per participant event).
+APPLY_BUSY_BATCH = 5
 
 
 @dataclass(slots=True)
@@ -164,23 +167,24 @@ class Intake:
                 self._wake.clear()
                 self.drain()
 
-    def _give_way(self) -> None:
-        """Wait while the intake is busy, for at most APPLY_MAX_DEFER_SECONDS."""
+    def _busy(self) -> bool:
+        return time.monotonic() - self._last_write < APPLY_BUSY_SECONDS
+
+    def _give_way(self) -> int:
+        """Wait while the intake is busy (at most APPLY_MAX_DEFER_SECONDS); return a batch size."""
         deadline = time.monotonic() + APPLY_MAX_DEFER_SECONDS
-        while (
-            time.monotonic() - self._last_write < APPLY_BUSY_SECONDS
-            and time.monotonic() < deadline
-        ):
+        while self._busy() and time.monotonic() < deadline:
             socketio.sleep(APPLY_BUSY_SECONDS)
+        return APPLY_BUSY_BATCH if self._busy() else APPLY_BATCH
 
     def drain(self) -> int:
         """Apply queued events until none is left; return how many were applied."""
         total = 0
         while True:
-            self._give_way()
+            limit = self._give_way()
             started = time.perf_counter()
             try:
-                outcomes = dispatch.apply_queued(APPLY_BATCH)
+                outcomes = dispatch.apply_queued(limit)
             except Exception:  # noqa: BLE001 - the worker must survive a database outage
                 log.exception("applying queued events failed; retrying later")
                 db.session.rollback()
@@ -189,7 +193,7 @@ class Intake:
             db.session.remove()
             if not outcomes:
                 return total
-            if len(outcomes) < APPLY_BATCH:
+            if len(outcomes) < limit:
                 return total  # drained; events stored meanwhile set the wake event
             # Under eventlet nothing else runs until this task yields: let the
             # waiting requests in between two batches.

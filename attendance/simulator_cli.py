@@ -318,8 +318,6 @@ def simulate_command(
         transport.close()
     click.echo(f"{_summary(report)} in {time.monotonic() - began:.1f}s")
     # The meeting ends with the simulation; its attendance is generated already.
-    click.echo(
-        f"attendance: flask --app app attendance recompute '{sim.meeting_uuid}'"
-    )
+    click.echo(f"attendance: flask --app app attendance recompute '{sim.meeting_uuid}'")
     if report.failed:
         raise click.ClickException(f"{report.failed} webhooks were never accepted")

@@ -677,7 +677,9 @@ def test_cli_creates_the_course_imports_and_delivers(app, runner, monkeypatch) -
     assert transport.checked
     assert "BIO-7: 12 students (12 new, 0 updated)" in result.output
     assert "HTTP 200:" in result.output and "duplicate:" in result.output
-    assert re.search(r"attendance: flask --app app attendance recompute '\S+'", result.output)
+    assert re.search(
+        r"attendance: flask --app app attendance recompute '\S+'", result.output
+    )
     with app.app_context():
         course = db.session.scalar(select(Course).where(Course.code == "BIO-7"))
         assert [n.zoom_meeting_id for n in course.meeting_numbers] == [

@@ -59,6 +59,30 @@ class MeetingInputs:
     policy: Policy
 
 
+def _events_where(condition) -> dict[int, dict]:
+    """Participant events matching ``condition``, by participant: its meeting and events."""
+    kinds = {k.value: k for k in Kind}
+    out: dict[int, dict] = {}
+    for pid, mid, kind, at_us, room, detail in db.session.connection().execute(
+        select(
+            ParticipantEvent.participant_id,
+            ParticipantEvent.meeting_id,
+            ParticipantEvent.kind,
+            ParticipantEvent.at_us,
+            ParticipantEvent.room,
+            ParticipantEvent.detail,
+        ).where(condition)
+    ):
+        entry = out.get(pid)
+        if entry is None:
+            entry = out[pid] = {"meeting_id": mid, "events": []}
+        at = EPOCH + timedelta(microseconds=at_us)
+        entry["events"].append(
+            ConnectionEvent(kinds[kind], at, room or "", detail or "")
+        )
+    return out
+
+
 def load_connections(meeting_id: int) -> list[Connection]:
     """The meeting's connections with their event sets (two queries, no ORM objects).
 
@@ -66,19 +90,7 @@ def load_connections(meeting_id: int) -> list[Connection]:
     of the ORM's loading machinery, which cost more than the query here.
     """
     conn = db.session.connection()
-    kinds = {k.value: k for k in Kind}
-    events: dict[int, list[ConnectionEvent]] = defaultdict(list)
-    for pid, kind, at_us, room, detail in conn.execute(
-        select(
-            ParticipantEvent.participant_id,
-            ParticipantEvent.kind,
-            ParticipantEvent.at_us,
-            ParticipantEvent.room,
-            ParticipantEvent.detail,
-        ).where(ParticipantEvent.meeting_id == meeting_id)
-    ):
-        at = EPOCH + timedelta(microseconds=at_us)
-        events[pid].append(ConnectionEvent(kinds[kind], at, room or "", detail or ""))
+    events = _events_where(ParticipantEvent.meeting_id == meeting_id)
     rows = conn.execute(
         select(
             Participant.id,
@@ -99,7 +111,7 @@ def load_connections(meeting_id: int) -> list[Connection]:
             zoom_user_id=zoom_user_id or "",
             registrant_id=registrant_id or "",
             parent_key=parent_key or "",
-            events=tuple(events.get(pk, ())),
+            events=tuple(events.get(pk, {}).get("events", ())),
         )
         for pk, key, name, email, zoom_user_id, registrant_id, parent_key in rows
     ]
@@ -352,22 +364,9 @@ def refresh_sessions(participant_ids: set[int]) -> None:
         return
     conn = db.session.connection()
     ids = sorted(participant_ids)
-    kinds = {k.value: k for k in Kind}
-    events: dict[int, list[ConnectionEvent]] = defaultdict(list)
-    meeting_of: dict[int, int] = {}
-    for pid, mid, kind, at_us, room, detail in conn.execute(
-        select(
-            ParticipantEvent.participant_id,
-            ParticipantEvent.meeting_id,
-            ParticipantEvent.kind,
-            ParticipantEvent.at_us,
-            ParticipantEvent.room,
-            ParticipantEvent.detail,
-        ).where(ParticipantEvent.participant_id.in_(ids))
-    ):
-        meeting_of[pid] = mid
-        at = EPOCH + timedelta(microseconds=at_us)
-        events[pid].append(ConnectionEvent(kinds[kind], at, room or "", detail or ""))
+    loaded = _events_where(ParticipantEvent.participant_id.in_(ids))
+    events = {pid: e["events"] for pid, e in loaded.items()}
+    meeting_of = {pid: e["meeting_id"] for pid, e in loaded.items()}
     wanted: set[tuple] = set()
     for pid, evs in events.items():
         for kind, room, interval in core_sessions.open_sweep(evs):

@@ -47,19 +47,27 @@ def webhook():
         )
 
 
+def verify_request(body: bytes) -> str:
+    """Verify the current request's Zoom signature over ``body``; return the secret used.
+
+    :raises InvalidSignature: on a missing, stale or wrong signature.
+    """
+    config = current_app.config
+    return signature.verify(
+        config["ZOOM_WEBHOOK_SECRETS"],
+        request.headers.get("x-zm-signature"),
+        request.headers.get("x-zm-request-timestamp"),
+        body,
+        now=time.time(),
+        max_skew=config["WEBHOOK_MAX_SKEW_SECONDS"],
+    )
+
+
 def _handle():
     """Do the work of ``webhook``; return (response, event, meeting uuid, outcome)."""
-    config = current_app.config
     body = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH, from werkzeug
     try:
-        secret = signature.verify(
-            config["ZOOM_WEBHOOK_SECRETS"],
-            request.headers.get("x-zm-signature"),
-            request.headers.get("x-zm-request-timestamp"),
-            body,
-            now=time.time(),
-            max_skew=config["WEBHOOK_MAX_SKEW_SECONDS"],
-        )
+        secret = verify_request(body)
     except InvalidSignature as exc:
         return _error(401, "invalid_signature", str(exc)), "-", "-", "401"
 
