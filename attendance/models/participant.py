@@ -77,7 +77,11 @@ class ParticipantSession(db.Model):  # type: ignore[name-defined,misc]
     """
 
     __tablename__ = "participant_sessions"
-    __table_args__ = (Index("ix_participant_sessions_meeting", "meeting_id"),)
+    __table_args__ = (
+        Index("ix_participant_sessions_meeting", "meeting_id"),
+        # refresh_sessions reads and diffs them by connection after every batch.
+        Index("ix_participant_sessions_participant", "participant_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     meeting_id: Mapped[int] = mapped_column(
