@@ -37,6 +37,22 @@ class ApplyContext:
     participants: dict[tuple[int, str], Any] = field(default_factory=dict)
     #: Connections whose events changed: their sessions are re-swept after the batch.
     sessions_dirty: set[int] = field(default_factory=set)
+    #: Participant sightings queued by handlers, written together by a finisher.
+    sightings: list[Any] = field(default_factory=list)
+    #: Run once after the batch's handlers (in its savepoint): bulk writes.
+    finishers: list[Callable[[ApplyContext], None]] = field(default_factory=list)
+
+    def finish_with(self, finisher: Callable[[ApplyContext], None]) -> None:
+        """Have ``finisher`` run once after this batch's handlers."""
+        if finisher not in self.finishers:
+            self.finishers.append(finisher)
+
+    def finish(self) -> None:
+        """Run the finishers, then flush the session."""
+        for finisher in self.finishers:
+            finisher(self)
+        db.session.flush()
+
     #: Ids of the meetings whose events this batch applied.
     touched: set[int] = field(default_factory=set)
 
@@ -98,7 +114,7 @@ def _apply_rows(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
             outcomes = [
                 Outcome(r.id, r.event, r.meeting_uuid, _run(r, ctx)) for r in rows
             ]
-            db.session.flush()
+            ctx.finish()
     except Exception:  # noqa: BLE001 - replayed below, one savepoint per event
         log.info("a handler failed in a batch of %d; isolating events", len(rows))
         db.session.expire_all()
@@ -117,7 +133,7 @@ def _apply_isolated(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
         try:
             with db.session.begin_nested(), db.session.no_autoflush:
                 status = _run(row, ctx)
-                db.session.flush()
+                ctx.finish()
         except Exception as exc:  # noqa: BLE001 - recorded on the event, not raised
             log.exception("event %s (%s) failed", row.id, row.event)
             db.session.expire_all()

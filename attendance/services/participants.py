@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy import select
 
 from attendance.core.sightings import Identity, Sighting, merge_identity
@@ -13,28 +15,6 @@ from attendance.services.meetings import upsert_meeting
 from attendance.services.sql import insert_ignoring_conflicts
 from attendance.zoom.events import ZoomEvent
 from attendance.zoom.sightings import sighting
-
-
-def _participant(meeting_id: int, key: str, ctx: ApplyContext) -> Participant:
-    """The row of connection ``key``, created race-free if new; cached for the batch."""
-    cache_key = (meeting_id, key)
-    participant = ctx.participants.get(cache_key)
-    if participant is not None:
-        return participant
-    query = select(Participant).where(
-        Participant.meeting_id == meeting_id, Participant.user_key == key
-    )
-    participant = db.session.scalar(query)
-    if participant is None:
-        db.session.execute(
-            insert_ignoring_conflicts(
-                Participant.__table__, "meeting_id", "user_key"
-            ).values(meeting_id=meeting_id, user_key=key)
-        )
-        participant = db.session.scalar(query)
-    assert participant is not None  # noqa: S101 - inserted just above
-    ctx.participants[cache_key] = participant
-    return participant
 
 
 def _merge(participant: Participant, seen: Sighting) -> None:
@@ -61,19 +41,64 @@ def _merge(participant: Participant, seen: Sighting) -> None:
 
 
 def record_participant_event(event: ZoomEvent, ctx: ApplyContext) -> None:
-    """Any participant event: keep the connection's identity and add the event to its set."""
+    """Any participant event: queue its sighting; ``write_sightings`` stores the batch's."""
     seen = sighting(event)
     assert seen is not None and event.meeting is not None  # noqa: S101 - routed by name
     meeting = upsert_meeting(event.meeting, ctx)
-    participant = _participant(meeting.id, seen.key, ctx)
-    _merge(participant, seen)
     p = event.participant
-    if p is not None:
-        if p.participant_uuid and not participant.participant_uuid:
-            participant.participant_uuid = p.participant_uuid[:100]
-        if p.customer_key and not participant.customer_key:
-            participant.customer_key = p.customer_key[:100]
-    ctx.sessions_dirty.add(participant.id)
+    extras = (p.participant_uuid, p.customer_key) if p is not None else ("", "")
+    ctx.sightings.append((meeting.id, seen, *extras))
+    ctx.finish_with(write_sightings)
+
+
+def write_sightings(ctx: ApplyContext) -> None:
+    """Store a batch's sightings in a handful of statements.
+
+    One SELECT of the batch's connections per meeting, one executemany INSERT of
+    the new ones (``ON CONFLICT DO NOTHING``: another worker may race us), the
+    identity merges on the loaded rows, and one executemany INSERT of the events.
+    """
+    pending, ctx.sightings = ctx.sightings, []
+    if not pending:
+        return
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for meeting_id, seen, *_ in pending:
+        wanted[meeting_id].add(seen.key)
+    rows = _load_participants(wanted, ctx)
+    missing = [
+        (mid, key)
+        for mid, keys in wanted.items()
+        for key in keys
+        if (mid, key) not in rows
+    ]
+    if missing:
+        db.session.execute(
+            insert_ignoring_conflicts(Participant.__table__, "meeting_id", "user_key"),
+            [{"meeting_id": mid, "user_key": key[:255]} for mid, key in missing],
+        )
+        again: dict[int, set[str]] = defaultdict(set)
+        for mid, key in missing:
+            again[mid].add(key)
+        rows.update(_load_participants(again, ctx))
+    events = []
+    for meeting_id, seen, participant_uuid, customer_key in pending:
+        participant = rows[meeting_id, seen.key]
+        _merge(participant, seen)
+        if participant_uuid and not participant.participant_uuid:
+            participant.participant_uuid = participant_uuid[:100]
+        if customer_key and not participant.customer_key:
+            participant.customer_key = customer_key[:100]
+        ctx.sessions_dirty.add(participant.id)
+        events.append(
+            {
+                "meeting_id": meeting_id,
+                "participant_id": participant.id,
+                "kind": seen.event.kind.value,
+                "at_us": to_micros(seen.event.at),
+                "room": seen.event.room[:255],
+                "detail": seen.event.detail[:100],
+            }
+        )
     db.session.execute(
         insert_ignoring_conflicts(
             ParticipantEvent.__table__,
@@ -82,12 +107,28 @@ def record_participant_event(event: ZoomEvent, ctx: ApplyContext) -> None:
             "at_us",
             "room",
             "detail",
-        ).values(
-            meeting_id=meeting.id,
-            participant_id=participant.id,
-            kind=seen.event.kind.value,
-            at_us=to_micros(seen.event.at),
-            room=seen.event.room[:255],
-            detail=seen.event.detail[:100],
-        )
+        ),
+        events,
     )
+
+
+def _load_participants(
+    wanted: dict[int, set[str]], ctx: ApplyContext
+) -> dict[tuple[int, str], Participant]:
+    """The rows of the wanted connections that exist (cached for the batch)."""
+    found: dict[tuple[int, str], Participant] = {}
+    for meeting_id, keys in wanted.items():
+        lookup = [k for k in keys if (meeting_id, k) not in ctx.participants]
+        if lookup:
+            for row in db.session.scalars(
+                select(Participant).where(
+                    Participant.meeting_id == meeting_id,
+                    Participant.user_key.in_(lookup),
+                )
+            ):
+                ctx.participants[meeting_id, row.user_key] = row
+        for key in keys:
+            row = ctx.participants.get((meeting_id, key))
+            if row is not None:
+                found[meeting_id, key] = row
+    return found
