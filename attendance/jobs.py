@@ -13,7 +13,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from attendance.database import begin_write
 from attendance.extensions import db
+from attendance.models import Meeting
 from attendance.services import dispatch
 
 log = logging.getLogger(__name__)
@@ -41,14 +43,20 @@ def close_stale_meetings(app: Flask) -> int:
     closed = 0
     with app.app_context():
         try:
-            for meeting in stale_meetings(
-                utcnow(), app.config["STALE_MEETING_MINUTES"]
-            ):
+            minutes = app.config["STALE_MEETING_MINUTES"]
+            ids = [m.id for m in stale_meetings(utcnow(), minutes)]
+            db.session.rollback()
+            for meeting_id in ids:
+                begin_write()  # one write transaction per meeting, lock taken up front
+                meeting = db.session.get(Meeting, meeting_id)
+                if meeting is None or meeting.status != "live":
+                    db.session.rollback()
+                    continue  # ended meanwhile (its meeting.ended arrived)
                 close_stale(meeting)
                 generate(meeting)
                 db.session.commit()
                 closed += 1
-                log.info("closed stale meeting %s", meeting.id)
+                log.info("closed stale meeting %s", meeting_id)
         finally:
             db.session.remove()
     return closed

@@ -61,6 +61,41 @@ class _Conn:
         )
 
 
+class DerivationCache:
+    """What one meeting's connections derive on their own, kept between computations.
+
+    A late event changes one connection; the thousands of others derive exactly
+    what they did last time. An entry is reused only for the *same* Connection
+    object under the same S, E and roster, so a reloaded connection is always
+    derived afresh: the caller owns object identity, the cache never guesses.
+    """
+
+    def __init__(self) -> None:
+        self._context: tuple | None = None
+        self._entries: dict[int, tuple[Connection, _Conn]] = {}
+
+    def derive(
+        self,
+        conn: Connection,
+        index: Roster,
+        start: datetime | None,
+        end: datetime,
+        ended: bool,
+    ) -> _Conn:
+        cached = self._entries.get(conn.pk)
+        if cached is not None and cached[0] is conn:
+            return cached[1]
+        derived = _derive(conn, index, start, end, ended)
+        self._entries[conn.pk] = (conn, derived)
+        return derived
+
+    def prepare(self, context: tuple) -> None:
+        """Forget everything unless S, E, the roster and the links are unchanged."""
+        if context != self._context:
+            self._context = context
+            self._entries.clear()
+
+
 def compute_meeting(
     facts: MeetingFacts,
     connections: Sequence[Connection],
@@ -68,8 +103,13 @@ def compute_meeting(
     links: Sequence[IdentityLink],
     policy: Policy,
     now: datetime,
+    cache: DerivationCache | None = None,
 ) -> MeetingResult:
-    """Derive a meeting's persons and attendance from the set of its events (§5)."""
+    """Derive a meeting's persons and attendance from the set of its events (§5).
+
+    ``cache`` (optional) reuses per-connection derivations of an earlier call
+    for the same meeting; the result is identical with or without it.
+    """
     start = facts.started_at
     if start is None:
         joins = [e.at for c in connections for e in c.events if e.kind is Kind.JOINED]
@@ -77,8 +117,13 @@ def compute_meeting(
     end = facts.ended_at if facts.ended_at is not None else now
     index = Roster(roster, links)
     ended = facts.ended_at is not None
+    if cache is not None:
+        cache.prepare((start, end, ended, tuple(roster), tuple(links)))
+        derived = (cache.derive(c, index, start, end, ended) for c in connections)
+    else:
+        derived = (_derive(c, index, start, end, ended) for c in connections)
     conns = sorted(
-        (_derive(c, index, start, end, ended) for c in connections),
+        derived,
         key=lambda d: (*_time_key(d.state.first_event_at), d.conn.key),
     )
     host_id = facts.host_id.strip()

@@ -48,6 +48,9 @@ class Meeting(db.Model):  # type: ignore[name-defined,misc]
     recording_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recording_share_url: Mapped[str] = mapped_column(Text, default="")
     participant_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Bumped (atomically) by every batch that adds participant events: tells a
+    #: process whether its cached copy of the meeting's connections is current.
+    events_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     attendance_generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attendance_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, or_, select
 
 from attendance.core import sessions as core_sessions
-from attendance.core.compute import compute_meeting
+from attendance.core.compute import DerivationCache, compute_meeting
 from attendance.core.matching import normalize_name
 from attendance.core.model import (
     Connection,
@@ -44,6 +44,7 @@ from attendance.models import (
 )
 from attendance.models import Student as StudentRow
 from attendance.models.types import EPOCH, to_micros, utcnow
+from attendance.services import meeting_cache
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class MeetingInputs:
     roster: list[Student]
     links: list[IdentityLink]
     policy: Policy
+    #: Per-connection derivations kept from an earlier computation, if cached.
+    derivations: DerivationCache | None = None
 
 
 def _events_where(condition) -> dict[int, dict]:
@@ -83,14 +86,19 @@ def _events_where(condition) -> dict[int, dict]:
     return out
 
 
-def load_connections(meeting_id: int) -> list[Connection]:
+def load_connections(meeting_id: int, only: set[int] | None = None) -> list[Connection]:
     """The meeting's connections with their event sets (two queries, no ORM objects).
 
     Executed on the session's connection, not the session: column rows need none
     of the ORM's loading machinery, which cost more than the query here.
     """
     conn = db.session.connection()
-    events = _events_where(ParticipantEvent.meeting_id == meeting_id)
+    if only is None:
+        events = _events_where(ParticipantEvent.meeting_id == meeting_id)
+        which = Participant.meeting_id == meeting_id
+    else:
+        events = _events_where(ParticipantEvent.participant_id.in_(sorted(only)))
+        which = Participant.id.in_(sorted(only))
     rows = conn.execute(
         select(
             Participant.id,
@@ -100,7 +108,7 @@ def load_connections(meeting_id: int) -> list[Connection]:
             Participant.zoom_user_id,
             Participant.registrant_id,
             Participant.parent_key,
-        ).where(Participant.meeting_id == meeting_id)
+        ).where(which)
     )
     return [
         Connection(
@@ -180,7 +188,40 @@ def load_links(meeting: Meeting) -> list[IdentityLink]:
     ]
 
 
-def load_inputs(meeting: Meeting) -> MeetingInputs:
+def _cached_connections(
+    meeting: Meeting, changed: tuple[int, set[int]] | None
+) -> tuple[list[Connection], DerivationCache | None]:
+    """The meeting's connections, from this process's cache where it is current.
+
+    ``changed`` is what the current batch did to the meeting: (its events_version
+    after the batch, the connections it touched). Only those are reloaded when the
+    cached copy is of the version just before; any other gap means a full load.
+    """
+    entry = meeting_cache.cache.get(meeting.id, meeting.uuid)
+    # Read now, not from the loaded row: another process may have committed since.
+    current = db.session.scalar(
+        select(Meeting.events_version).where(Meeting.id == meeting.id)
+    )
+    if entry is not None and changed is not None and entry.version == changed[0] - 1:
+        connections = dict(entry.connections)
+        for c in load_connections(meeting.id, only=changed[1]):
+            connections[c.pk] = c
+        fresh = meeting_cache.Entry(
+            meeting.uuid, changed[0], connections, entry.derivations
+        )
+    elif entry is not None and changed is None and entry.version == current:
+        fresh = entry
+    else:
+        version = current
+        loaded = {c.pk: c for c in load_connections(meeting.id)}
+        fresh = meeting_cache.Entry(meeting.uuid, version, loaded)
+    meeting_cache.stage(db.session(), meeting.id, fresh)
+    return list(fresh.connections.values()), fresh.derivations
+
+
+def load_inputs(
+    meeting: Meeting, changed: tuple[int, set[int]] | None = None, cached: bool = False
+) -> MeetingInputs:
     """Load one meeting's facts, connections, roster, links and policy."""
     course = db.session.get(Course, meeting.course_id) if meeting.course_id else None
     policy = (
@@ -192,13 +233,19 @@ def load_inputs(meeting: Meeting) -> MeetingInputs:
         if course is not None
         else Policy()
     )
+    derivations = None
+    if cached:
+        connections, derivations = _cached_connections(meeting, changed)
+    else:
+        connections = load_connections(meeting.id)
     return MeetingInputs(
+        derivations=derivations,
         facts=MeetingFacts(
             started_at=meeting.start_time,
             ended_at=meeting.effective_end,
             host_id=meeting.host_id or "",
         ),
-        connections=load_connections(meeting.id),
+        connections=connections,
         roster=load_roster(meeting.course_id),
         links=load_links(meeting),
         policy=policy,
@@ -222,6 +269,7 @@ def _compute(inputs: MeetingInputs, now: datetime) -> MeetingResult:
             inputs.links,
             inputs.policy,
             now,
+            cache=inputs.derivations,
         )
     finally:
         if paused:
@@ -233,12 +281,16 @@ def compute(meeting: Meeting, now: datetime | None = None) -> MeetingResult:
     return _compute(load_inputs(meeting), now or utcnow())
 
 
-def generate(meeting: Meeting) -> MeetingResult:
+def generate(
+    meeting: Meeting, changed: tuple[int, set[int]] | None = None
+) -> MeetingResult:
     """Compute and store an ended meeting's attendance (flushes; the caller commits).
 
     Manual statuses and notes are kept; everything else follows the events.
+    ``changed`` is what the current batch did to the meeting's connections (see
+    ``_cached_connections``); with it, unchanged connections come from the cache.
     """
-    inputs = load_inputs(meeting)
+    inputs = load_inputs(meeting, changed, cached=True)
     now = utcnow()
     result = _compute(inputs, now)
     _store_records(meeting, result, now)
@@ -433,7 +485,9 @@ def _store_learned_links(meeting: Meeting, result: MeetingResult) -> None:
         db.session.execute(insert(IdentityLinkRow), rows)
 
 
-def regenerate_ended(meeting_ids: set[int]) -> None:
+def regenerate_ended(
+    meeting_ids: set[int], changed: dict[int, tuple[int, set[int]]] | None = None
+) -> None:
     """After a batch: regenerate each touched meeting that has ended, isolated from the rest.
 
     A failure is recorded on the meeting (``attendance_error``) and logged; the
@@ -445,7 +499,7 @@ def regenerate_ended(meeting_ids: set[int]) -> None:
             continue
         try:
             with db.session.begin_nested():
-                generate(meeting)
+                generate(meeting, (changed or {}).get(meeting_id))
         except Exception as exc:  # noqa: BLE001 - recorded on the meeting
             log.exception("attendance of meeting %s failed", meeting_id)
             meeting = db.session.get(Meeting, meeting_id)

@@ -37,6 +37,8 @@ class ApplyContext:
     participants: dict[tuple[int, str], Any] = field(default_factory=dict)
     #: Connections whose events changed: their sessions are re-swept after the batch.
     sessions_dirty: set[int] = field(default_factory=set)
+    #: Per meeting: (its events_version after this batch, the connections it changed).
+    changed_connections: dict[int, tuple[int, set[int]]] = field(default_factory=dict)
     #: Participant sightings queued by handlers, written together by a finisher.
     sightings: list[Any] = field(default_factory=list)
     #: Run once after the batch's handlers (in its savepoint): bulk writes.
@@ -145,6 +147,7 @@ def _apply_isolated(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
         touched |= ctx.touched
         dirty |= ctx.sessions_dirty
         outcomes.append(Outcome(row.id, row.event, row.meeting_uuid, status))
+    # Isolated events each bumped versions separately: the cache reloads fully.
     return outcomes, ApplyContext(touched=touched, sessions_dirty=dirty)
 
 
@@ -204,7 +207,7 @@ def _after_batch(ctx: ApplyContext) -> None:
 
     refresh_sessions(ctx.sessions_dirty)
     if ctx.touched:
-        regenerate_ended(ctx.touched)
+        regenerate_ended(ctx.touched, ctx.changed_connections)
 
 
 def apply_ids(ids: Iterable[int]) -> list[Outcome]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from attendance.core.sightings import Identity, Sighting, merge_identity
 from attendance.extensions import db
-from attendance.models import Participant, ParticipantEvent
+from attendance.models import Meeting, Participant, ParticipantEvent
 from attendance.models.types import to_micros
 from attendance.services.dispatch import ApplyContext
 from attendance.services.meetings import upsert_meeting
@@ -110,6 +110,18 @@ def write_sightings(ctx: ApplyContext) -> None:
         ),
         events,
     )
+    for meeting_id, keys in wanted.items():
+        # Atomic (UPDATE … RETURNING): concurrent batches of other processes get
+        # distinct versions, so a cache can tell its copy is one step behind.
+        version = db.session.execute(
+            update(Meeting)
+            .where(Meeting.id == meeting_id)
+            .values(events_version=Meeting.events_version + 1)
+            .returning(Meeting.events_version)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        dirty = {rows[meeting_id, key].id for key in keys}
+        ctx.changed_connections[meeting_id] = (version, dirty)
 
 
 def _load_participants(
