@@ -719,3 +719,76 @@ def _stored(app) -> list[WebhookEvent]:
         rows = db.session.scalars(select(WebhookEvent)).all()
         db.session.expunge_all()
         return list(rows)
+
+
+class _CountingTransport:
+    """A transport that answers 200 and writes each body it gets to a shared file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def send(self, body, headers):
+        assert headers["x-zm-signature"].startswith("v0=")
+        with open(self.path, "ab") as fh:
+            fh.write(body + b"\n")
+        return 200, {"status": "queued"}
+
+    def close(self):
+        pass
+
+
+def test_deliver_parallel_splits_across_processes_and_sums_reports(tmp_path):
+    from attendance.simulator import deliver_parallel
+
+    sim = build_class(
+        SimulationOptions(
+            students=12,
+            guests=1,
+            late=1,
+            drop_rejoin=1,
+            two_device=1,
+            left_early=1,
+            absent=1,
+            seed=4,
+        )
+    )
+    sink = tmp_path / "bodies"
+    progress = []
+    report = deliver_parallel(
+        sim.events,
+        lambda: _CountingTransport(sink),
+        secret="s",
+        concurrency=3,
+        processes=3,
+        on_progress=progress.append,
+    )
+    assert report.sent == len(sim.events) == sum(progress)
+    assert report.by_http == {200: len(sim.events)}
+    delivered = sink.read_bytes().splitlines()
+    assert sorted(delivered) == sorted(
+        json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode()
+        for e in sim.events
+    )
+
+
+def test_deliver_unpaced_raises_the_first_send_error():
+    from attendance.simulator import deliver
+
+    sim = build_class(
+        SimulationOptions(
+            students=12,
+            guests=1,
+            late=1,
+            drop_rejoin=1,
+            two_device=1,
+            left_early=1,
+            absent=1,
+            seed=4,
+        )
+    )
+
+    def broken(body, headers):
+        raise ConnectionRefusedError("server went away")
+
+    with pytest.raises(ConnectionRefusedError):
+        deliver(sim.events, broken, secret="s", concurrency=4)
