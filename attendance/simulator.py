@@ -154,10 +154,6 @@ class SimulatedClass:
     #: the order they came in (breakout connections name theirs as parent_user_id).
     connections: dict[str, list[str]]
 
-    def event_counts(self) -> Counter[str]:
-        """How many events of each name the class has."""
-        return Counter(e["event"] for e in self.events)
-
     def deliveries(self, rng: random.Random | None = None) -> list[dict[str, Any]]:
         """The events in delivery order, with the options' disorder and duplicates.
 

@@ -721,6 +721,21 @@ def _stored(app) -> list[WebhookEvent]:
         return list(rows)
 
 
+def _small_class():
+    return build_class(
+        SimulationOptions(
+            students=12,
+            guests=1,
+            late=1,
+            drop_rejoin=1,
+            two_device=1,
+            left_early=1,
+            absent=1,
+            seed=4,
+        )
+    )
+
+
 class _CountingTransport:
     """A transport that answers 200 and writes each body it gets to a shared file."""
 
@@ -740,18 +755,7 @@ class _CountingTransport:
 def test_deliver_parallel_splits_across_processes_and_sums_reports(tmp_path):
     from attendance.simulator import deliver_parallel
 
-    sim = build_class(
-        SimulationOptions(
-            students=12,
-            guests=1,
-            late=1,
-            drop_rejoin=1,
-            two_device=1,
-            left_early=1,
-            absent=1,
-            seed=4,
-        )
-    )
+    sim = _small_class()
     sink = tmp_path / "bodies"
     progress = []
     report = deliver_parallel(
@@ -774,18 +778,7 @@ def test_deliver_parallel_splits_across_processes_and_sums_reports(tmp_path):
 def test_deliver_unpaced_raises_the_first_send_error():
     from attendance.simulator import deliver
 
-    sim = build_class(
-        SimulationOptions(
-            students=12,
-            guests=1,
-            late=1,
-            drop_rejoin=1,
-            two_device=1,
-            left_early=1,
-            absent=1,
-            seed=4,
-        )
-    )
+    sim = _small_class()
 
     def broken(body, headers):
         raise ConnectionRefusedError("server went away")

@@ -16,7 +16,6 @@ from sqlalchemy import delete, insert, or_, select
 
 from attendance.core import sessions as core_sessions
 from attendance.core.compute import DerivationCache, compute_meeting
-from attendance.core.matching import normalize_name
 from attendance.core.model import (
     Connection,
     ConnectionEvent,
@@ -505,11 +504,6 @@ def regenerate_ended(
             meeting = db.session.get(Meeting, meeting_id)
             if meeting is not None:
                 meeting.attendance_error = f"{type(exc).__name__}: {exc}"[:4000]
-
-
-def manual_name_value(name: str) -> str:
-    """How a remembered display name is stored: normalized as matching compares it."""
-    return normalize_name(name)
 
 
 def regenerate_course(course_id: int) -> int:
