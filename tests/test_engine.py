@@ -325,3 +325,62 @@ def test_roster_import_cli_reports_bad_lines(app, runner, tmp_path):
     bad.write_text("id,name\n1,x\n")
     result = runner.invoke(args=["roster", "import", "BIO-101", str(bad)])
     assert result.exit_code == 1 and "missing column(s)" in result.output
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_simulated_class_in_any_order_matches_contract_to_the_second(app, zoom, seed):
+    """Issue 3's acceptance: a whole simulated class, shuffled and duplicated, through
+    the route, stores exactly what CONTRACT §5 computes from the clean event list."""
+    from attendance.services.courses import set_meeting_numbers
+    from attendance.services.roster import import_rows
+    from attendance.simulator import SimulationOptions, build_class, expected_result
+
+    sim = build_class(
+        SimulationOptions(
+            students=40,
+            guests=4,
+            late=4,
+            drop_rejoin=4,
+            two_device=3,
+            breakout=8,
+            left_early=3,
+            absent=3,
+            disorder=0.3,
+            duplicates=0.2,
+            seed=seed,
+        )
+    )
+    with app.app_context():
+        course = Course(code=f"SIM-{seed}", title="Simulated")
+        db.session.add(course)
+        db.session.flush()
+        set_meeting_numbers(course, [sim.meeting_number])
+        import_rows(course, list(enumerate(sim.roster, start=2)))
+        db.session.commit()
+    deliveries = sim.deliveries(random.Random(seed))
+    assert len(deliveries) > len(sim.events)  # duplicates were added
+    _post_all(zoom, deliveries)
+
+    expected = expected_result(sim)
+    by_pk = {n + 1: row["student_id"] for n, row in enumerate(sim.roster)}
+    want = {
+        by_pk[r.student_pk]: {
+            "status": r.status.value,
+            "late": r.late,
+            "left_early": r.left_early,
+            "attended_seconds": r.attended_seconds,
+            "attended_percent": r.attended_percent,
+            "first_join": r.first_join,
+            "last_leave": r.last_leave,
+            "sessions": r.sessions,
+            "matched_by": r.matched_by.value if r.matched_by else None,
+            "source": "auto",
+        }
+        for r in expected.records
+    }
+    assert records(app, uuid=sim.meeting_uuid) == want
+    assert {s["status"] for s in want.values()} >= {"Present", "Late", "Absent"}
+    stored_guests = [
+        (g["name"], g["attended_seconds"]) for g in guests(app, uuid=sim.meeting_uuid)
+    ]
+    assert stored_guests == [(g.name, g.attended_seconds) for g in expected.guests]
