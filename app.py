@@ -29,7 +29,13 @@ def serve() -> None:
     """Run the Socket.IO server (eventlet WSGI) with the intake and the scheduler."""
     from attendance.intake import get_intake
     from attendance.jobs import start_background_scheduler
+    from attendance.services.accounts import bootstrap_admin
 
+    with app.app_context():
+        bootstrap_admin(
+            app.config["ATTENDANCE_ADMIN_EMAIL"],
+            app.config["ATTENDANCE_ADMIN_PASSWORD"],
+        )
     get_intake(app).start()
     if app.config["SCHEDULER_ENABLED"]:
         start_background_scheduler(app)

@@ -9,6 +9,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from attendance import intake
+from attendance.auth import init_auth
 from attendance.database import configure_engine, engine_options
 from attendance.extensions import db, migrate, socketio
 from attendance.models.types import render_migration_type
@@ -55,13 +56,18 @@ def register_extensions(app: Flask) -> None:
     )
     app.extensions["attendance.state"] = {"last_validation_at": None}
     intake.init_app(app)
+    init_auth(app)
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach the route blueprints."""
+    from attendance.api import bp as api_bp
+    from attendance.web import bp as web_bp
     from attendance.webhooks import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(web_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from attendance.database import begin_write
-from attendance.errors import NotFound
+from attendance.errors import NotFound, ValidationFailed
 from attendance.extensions import db
 from attendance.services import dispatch
 from attendance.simulator_cli import simulate_command
@@ -18,6 +18,31 @@ from attendance.simulator_cli import simulate_command
 events_cli = AppGroup("events", help="Inspect and replay stored webhook events.")
 attendance_cli = AppGroup("attendance", help="Generate meetings' attendance.")
 roster_cli = AppGroup("roster", help="Manage course rosters.")
+instructor_cli = AppGroup("instructor", help="Manage instructor accounts.")
+
+
+@instructor_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="Shown in the dashboard.")
+@click.option("--admin", is_flag=True, help="May manage instructors and every course.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for when not given.",
+)
+def instructor_create(email: str, name: str, admin: bool, password: str) -> None:
+    """Create an instructor account."""
+    from attendance.services.accounts import create_instructor
+
+    try:
+        instructor = create_instructor(email, name, password, admin=admin)
+    except ValidationFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    role = "admin" if instructor.is_admin else "instructor"
+    click.echo(f"created {role} {instructor.email} (id {instructor.id})")
 
 
 @events_cli.command("replay")
@@ -122,5 +147,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(events_cli)
     app.cli.add_command(attendance_cli)
     app.cli.add_command(roster_cli)
+    app.cli.add_command(instructor_cli)
     app.cli.add_command(scheduler)
     app.cli.add_command(simulate_command)

@@ -25,3 +25,11 @@ class NotFound(AttendanceError):
 
 class ValidationFailed(AttendanceError):
     """Input that is well-formed but not acceptable (answered 422)."""
+
+
+class InvalidCredentials(AttendanceError):
+    """Wrong e-mail or password (answered 401)."""
+
+
+class RateLimited(AttendanceError):
+    """Too many failed sign-ins for this account or address (answered 429)."""

@@ -87,6 +87,8 @@ def make_test_app(database_url: str, **overrides: Any):
         "ASYNC_MODE": "threading",
         "REDIS_URL": None,
         "LOG_LEVEL": "INFO",
+        # Off for most tests; tests of CSRF itself turn it on (csrf_app).
+        "WTF_CSRF_ENABLED": False,
     }
     config.update(overrides)
     return create_app(config)

@@ -13,6 +13,12 @@ from attendance.models.course import (
     StudentAlias,
 )
 from attendance.models.event_log import EventStatus, WebhookEvent
+from attendance.models.instructor import (
+    ApiToken,
+    Instructor,
+    LoginFailure,
+    course_instructors,
+)
 from attendance.models.meeting import Meeting, MeetingStatus
 from attendance.models.participant import (
     Participant,
@@ -21,11 +27,14 @@ from attendance.models.participant import (
 )
 
 __all__ = [
+    "ApiToken",
     "AttendanceRecord",
     "Course",
     "CourseMeetingNumber",
     "EventStatus",
     "IdentityLinkRow",
+    "Instructor",
+    "LoginFailure",
     "Meeting",
     "MeetingGuest",
     "MeetingRecording",
@@ -36,4 +45,5 @@ __all__ = [
     "Student",
     "StudentAlias",
     "WebhookEvent",
+    "course_instructors",
 ]

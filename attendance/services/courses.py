@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from attendance.errors import NotFound, ValidationFailed
 from attendance.extensions import db
-from attendance.models import Course, CourseMeetingNumber, Meeting
+from attendance.models import (
+    Course,
+    CourseMeetingNumber,
+    Instructor,
+    Meeting,
+    course_instructors,
+)
 
 
 def find_course(ref: str | int) -> Course:
@@ -90,3 +96,13 @@ def set_meeting_numbers(course: Course, numbers: list[int]) -> list[int]:
             update(Meeting).where(Meeting.id.in_(linked)).values(course_id=course.id)
         )
     return list(linked)
+
+
+def visible_courses(instructor: Instructor) -> Select:
+    """A query of the courses ``instructor`` may see: those they teach, all for an admin."""
+    query = select(Course).order_by(Course.code)
+    if not instructor.is_admin:
+        query = query.join(course_instructors).where(
+            course_instructors.c.instructor_id == instructor.id
+        )
+    return query

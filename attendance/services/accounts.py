@@ -1,0 +1,153 @@
+"""Instructor accounts: creation, sign-in with a rate limit, and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+
+from attendance.core.matching import normalize_email
+from attendance.errors import InvalidCredentials, RateLimited, ValidationFailed
+from attendance.extensions import db
+from attendance.models import ApiToken, Instructor, LoginFailure
+from attendance.models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+#: CONTRACT issue 4: 5 failures per minute, per account and per address.
+MAX_FAILURES = 5
+WINDOW = timedelta(minutes=1)
+MIN_PASSWORD_LENGTH = 8
+#: Tokens read ``att_<random>``; the prefix tells them apart in logs and the dashboard.
+TOKEN_PREFIX = "att_"  # noqa: S105 - a label, not a secret
+
+
+def create_instructor(
+    email: str, name: str, password: str, *, admin: bool = False
+) -> Instructor:
+    """A new instructor (flushes; the caller commits).
+
+    :raises ValidationFailed: on a malformed e-mail, a short password or a taken e-mail.
+    """
+    email = normalize_email(email)
+    if "@" not in email or len(email) > 254:
+        raise ValidationFailed(f"{email!r} is not an e-mail address")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"the password needs at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    if db.session.scalar(select(Instructor.id).where(Instructor.email == email)):
+        raise ValidationFailed(f"an instructor {email} exists already")
+    instructor = Instructor(email=email, name=name.strip()[:200], is_admin=admin)
+    instructor.set_password(password)
+    db.session.add(instructor)
+    db.session.flush()
+    return instructor
+
+
+def bootstrap_admin(email: str | None, password: str | None) -> Instructor | None:
+    """Create the ``ATTENDANCE_ADMIN_*`` admin when no instructor exists yet (commits)."""
+    if not email or not password:
+        return None
+    if db.session.scalar(select(func.count(Instructor.id))):
+        return None
+    admin = create_instructor(email, "Administrator", password, admin=True)
+    db.session.commit()
+    log.info("created the first admin instructor")
+    return admin
+
+
+def authenticate(email: str, password: str, address: str) -> Instructor:
+    """The instructor with these credentials; failures are counted (commits them).
+
+    :raises RateLimited: after MAX_FAILURES failures in WINDOW for the account or address.
+    :raises InvalidCredentials: on a wrong e-mail or password.
+    """
+    email = normalize_email(email)
+    now = utcnow()
+    since = now - WINDOW
+    by_email = db.session.scalar(
+        select(func.count(LoginFailure.id)).where(
+            LoginFailure.at > since, LoginFailure.email == email
+        )
+    )
+    by_address = db.session.scalar(
+        select(func.count(LoginFailure.id)).where(
+            LoginFailure.at > since, LoginFailure.address == address
+        )
+    )
+    if by_email >= MAX_FAILURES or by_address >= MAX_FAILURES:
+        raise RateLimited("too many failed sign-ins; try again in a minute")
+    instructor = db.session.scalar(select(Instructor).where(Instructor.email == email))
+    # check_password_hash runs even for an unknown e-mail, so timing tells nothing.
+    valid = instructor.check_password(password) if instructor else _burn(password)
+    if not valid or instructor is None:
+        db.session.add(LoginFailure(email=email[:254], address=address[:64], at=now))
+        db.session.execute(
+            delete(LoginFailure).where(LoginFailure.at < now - 10 * WINDOW)
+        )
+        db.session.commit()
+        raise InvalidCredentials("wrong e-mail or password")
+    return instructor
+
+
+_DUMMY = Instructor(email="", password_hash="")
+
+
+def _burn(password: str) -> bool:
+    if not _DUMMY.password_hash:
+        _DUMMY.set_password(secrets.token_hex(16))
+    _DUMMY.check_password(password)
+    return False
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(instructor: Instructor, name: str = "") -> str:
+    """A new API token for ``instructor``; the only time its value is ever visible."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(
+        ApiToken(
+            instructor_id=instructor.id,
+            token_hash=_digest(token),
+            prefix=token[:12],
+            name=name.strip()[:100],
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def token_owner(token: str) -> Instructor | None:
+    """The instructor a bearer token belongs to, unless unknown or revoked."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = db.session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if row is None:
+        return None
+    now = utcnow()
+    # Written at most once a minute: a busy script must not turn reads into writes.
+    if row.last_used_at is None or now - row.last_used_at > WINDOW:
+        row.last_used_at = now
+        db.session.commit()
+    return row.instructor
+
+
+def revoke_token(instructor: Instructor, token_id: int) -> None:
+    """Revoke one of ``instructor``'s tokens.
+
+    :raises ValidationFailed: when it is not theirs or is revoked already.
+    """
+    row = db.session.get(ApiToken, token_id)
+    if row is None or row.instructor_id != instructor.id or row.revoked_at is not None:
+        raise ValidationFailed("no such active token")
+    row.revoked_at = utcnow()
