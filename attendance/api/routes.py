@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from attendance.auth import api_login_required
-from attendance.errors import InvalidCredentials, RateLimited
+from attendance.errors import InvalidCredentials, RateLimited, ValidationFailed
 from attendance.extensions import db
-from attendance.models import Course
+from attendance.models import Course, Instructor, Student
 from attendance.services.accounts import authenticate, issue_token
-from attendance.services.courses import visible_courses
+from attendance.services.attendance import regenerate_course, regenerate_ended
+from attendance.services.courses import (
+    parse_meeting_number,
+    set_meeting_numbers,
+    visible_courses,
+)
+from attendance.services.roster import RosterFormatError, import_rows, read_csv
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -81,3 +90,221 @@ def list_courses():
     """The caller's courses."""
     courses = db.session.scalars(visible_courses(current_user))
     return jsonify([course_json(c) for c in courses])
+
+
+_POLICY_LIMITS = {
+    "late_after_minutes": (0, 600),
+    "left_early_minutes": (0, 600),
+    "min_attendance_percent": (0, 100),
+}
+_COURSE_FIELDS = {"code", "title", "timezone", "zoom_meeting_ids", "policy"}
+
+
+def _course_values(
+    data: dict[str, Any], creating: bool
+) -> dict[str, Any] | tuple[Any, int]:
+    """Validate a Course body; the clean values, or an error answer."""
+    values: dict[str, Any] = {}
+    if "code" in data or creating:
+        code = data.get("code")
+        if not isinstance(code, str) or not code.strip() or len(code.strip()) > 64:
+            return error(
+                422, "invalid", "code must be a non-empty string of at most 64"
+            )
+        values["code"] = code.strip()
+    if "title" in data:
+        if not isinstance(data["title"], str) or len(data["title"]) > 300:
+            return error(422, "invalid", "title must be a string of at most 300")
+        values["title"] = data["title"].strip()
+    if "timezone" in data:
+        tz = data["timezone"]
+        try:
+            if not isinstance(tz, str):
+                raise ValueError
+            ZoneInfo(tz)
+        except (ValueError, ZoneInfoNotFoundError):
+            return error(422, "invalid", f"timezone {tz!r} is not an IANA time zone")
+        values["timezone"] = tz
+    if "zoom_meeting_ids" in data:
+        ids = data["zoom_meeting_ids"]
+        if not isinstance(ids, list) or len(ids) > 50:
+            return error(422, "invalid", "zoom_meeting_ids must be a list (at most 50)")
+        try:
+            values["zoom_meeting_ids"] = [
+                parse_meeting_number(v) for v in ids if not isinstance(v, bool)
+            ]
+        except ValidationFailed as exc:
+            return error(422, "invalid", str(exc))
+        if len(values["zoom_meeting_ids"]) != len(ids):
+            return error(422, "invalid", "zoom_meeting_ids must hold meeting numbers")
+    if "policy" in data:
+        policy = data["policy"]
+        if not isinstance(policy, dict) or set(policy) - set(_POLICY_LIMITS):
+            return error(422, "invalid", f"policy takes {', '.join(_POLICY_LIMITS)}")
+        for key, value in policy.items():
+            low, high = _POLICY_LIMITS[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return error(422, "invalid", f"policy.{key} must be a number")
+            if not low <= value <= high:
+                return error(
+                    422, "invalid", f"policy.{key} must be within {low}-{high}"
+                )
+            values[key] = value
+    return values
+
+
+def _apply_course(course: Course, values: dict[str, Any]) -> list[int]:
+    """Write validated values to ``course``; return meetings newly linked to it."""
+    for key in ("code", "title", "timezone", *_POLICY_LIMITS):
+        if key in values:
+            setattr(course, key, values[key])
+    if "zoom_meeting_ids" in values:
+        return set_meeting_numbers(course, values["zoom_meeting_ids"])
+    return []
+
+
+def course_or_404(course_id: int) -> Course:
+    """A course the caller may see, else 404 (the same for "not yours" and "none")."""
+    course = db.session.scalar(
+        visible_courses(current_user).where(Course.id == course_id)
+    )
+    if course is None:
+        abort(404, description="no such course")
+    return course
+
+
+@bp.post("/courses")
+@api_login_required
+def create_course():
+    """Create a course; its creator teaches it."""
+    data = json_object(_COURSE_FIELDS, {"code"})
+    if not isinstance(data, dict):
+        return data
+    values = _course_values(data, creating=True)
+    if not isinstance(values, dict):
+        return values
+    if db.session.scalar(select(Course.id).where(Course.code == values["code"])):
+        return error(409, "conflict", f"a course {values['code']} exists already")
+    course = Course(code=values["code"])
+    db.session.add(course)
+    db.session.flush()
+    try:
+        linked = _apply_course(course, values)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return error(409, "conflict", str(exc))
+    course.instructors.append(db.session.get(Instructor, current_user.id))
+    regenerate_ended(set(linked))
+    db.session.commit()
+    return jsonify(course_json(course)), 201
+
+
+@bp.get("/courses/<int:course_id>")
+@api_login_required
+def get_course(course_id: int):
+    return jsonify(course_json(course_or_404(course_id)))
+
+
+@bp.patch("/courses/<int:course_id>")
+@api_login_required
+def update_course(course_id: int):
+    """Change a course; new numbers link their meetings, a new policy regenerates."""
+    course = course_or_404(course_id)
+    data = json_object(_COURSE_FIELDS, set())
+    if not isinstance(data, dict):
+        return data
+    values = _course_values(data, creating=False)
+    if not isinstance(values, dict):
+        return values
+    if "code" in values and db.session.scalar(
+        select(Course.id).where(Course.code == values["code"], Course.id != course.id)
+    ):
+        return error(409, "conflict", f"a course {values['code']} exists already")
+    try:
+        linked = _apply_course(course, values)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return error(409, "conflict", str(exc))
+    db.session.flush()
+    if set(values) & set(_POLICY_LIMITS):
+        regenerate_course(course.id)
+    else:
+        regenerate_ended(set(linked))
+    db.session.commit()
+    return jsonify(course_json(course))
+
+
+@bp.delete("/courses/<int:course_id>")
+@api_login_required
+def delete_course(course_id: int):
+    """Delete a course and its roster; its meetings are kept, unlinked."""
+    db.session.delete(course_or_404(course_id))
+    db.session.commit()
+    return "", 204
+
+
+def student_json(student: Student) -> dict[str, Any]:
+    """A Student as CONTRACT §3 shapes it."""
+    return {
+        "id": student.id,
+        "student_id": student.student_id,
+        "first_name": student.first_name,
+        "last_name": student.last_name,
+        "email": student.email,
+        "department": student.department,
+        "aliases": [a.value for a in student.aliases],
+    }
+
+
+@bp.get("/courses/<int:course_id>/students")
+@api_login_required
+def list_students(course_id: int):
+    course = course_or_404(course_id)
+    students = db.session.scalars(
+        select(Student)
+        .where(Student.course_id == course.id)
+        .options(selectinload(Student.aliases))
+        .order_by(Student.last_name, Student.first_name, Student.student_id)
+    )
+    return jsonify([student_json(s) for s in students])
+
+
+@bp.post("/courses/<int:course_id>/students")
+@api_login_required
+def import_students(course_id: int):
+    """Upsert a roster from a JSON list of Students or a ``text/csv`` body."""
+    course = course_or_404(course_id)
+    if request.mimetype == "text/csv":
+        try:
+            rows = read_csv(request.get_data())
+        except RosterFormatError as exc:
+            return error(400, "bad_csv", str(exc))
+    else:
+        data = request.get_json(silent=True)
+        if not isinstance(data, list):
+            return error(
+                400, "bad_request", "send a JSON list of students, or text/csv"
+            )
+        rows = []
+        allowed = {
+            "student_id",
+            "first_name",
+            "last_name",
+            "email",
+            "department",
+            "aliases",
+        }
+        for n, item in enumerate(data, start=1):
+            if not isinstance(item, dict):
+                rows.append((n, {"__error__": "not a JSON object"}))
+                continue
+            unknown = sorted(set(item) - allowed)
+            if unknown:
+                return error(
+                    422, "unknown_fields", f"item {n}: unknown field(s) {unknown}"
+                )
+            rows.append((n, item))
+    report = import_rows(course, rows)
+    regenerate_course(course.id)
+    db.session.commit()
+    return jsonify(report.as_dict())

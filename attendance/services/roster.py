@@ -89,6 +89,8 @@ def _clean(
     """Validate one row; return (clean row, None) or (None, message)."""
     if raw.get("__extra__"):
         return None, "more fields than the header has"
+    if raw.get("__error__"):
+        return None, str(raw["__error__"])
     row: dict[str, Any] = {}
     for key in REQUIRED_COLUMNS + ("department",):
         value = raw.get(key, "")
@@ -122,6 +124,23 @@ def _clean(
         cleaned.append(normalize_email(alias) if "@" in alias else alias)
     row["aliases"] = list(dict.fromkeys(cleaned))
     return row, None
+
+
+def _set_aliases(student: Student, wanted: list[str]) -> None:
+    """Make the student's aliases ``wanted``, keeping rows that stay.
+
+    A diff, not a new list: the unit of work inserts before it deletes, so
+    re-adding a kept alias as a new row would collide with the old one.
+    """
+    keep = set(wanted)
+    for alias in list(student.aliases):
+        if alias.value not in keep:
+            student.aliases.remove(alias)
+    have = {a.value for a in student.aliases}
+    for value in wanted:
+        if value not in have:
+            student.aliases.append(StudentAlias(value=value))
+            have.add(value)
 
 
 def import_rows(
@@ -171,9 +190,7 @@ def import_rows(
         student.last_name = row["last_name"]
         student.email = row["email"]
         student.department = row["department"]
-        current = [a.value for a in student.aliases]
-        if current != row["aliases"]:
-            student.aliases = [StudentAlias(value=v) for v in row["aliases"]]
+        _set_aliases(student, row["aliases"])
     db.session.add_all(new_students)
     db.session.flush()
     report.errors.sort(key=lambda e: e["line"])

@@ -1,0 +1,257 @@
+"""``/api/v1/courses`` and rosters: scoping, validation, regeneration (CONTRACT §3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from attendance.extensions import db
+from attendance.services.accounts import create_instructor, issue_token
+from tests.engine_support import NUMBER, E, S, ended, session, started
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def tokens(app):
+    """Bearer headers for two instructors and an admin."""
+    with app.app_context():
+        out = {}
+        for who, admin in (("ada", False), ("bob", False), ("root", True)):
+            person = create_instructor(f"{who}@uni.edu", who, PASSWORD, admin=admin)
+            out[who] = {"Authorization": f"Bearer {issue_token(person)}"}
+        db.session.commit()
+        return out
+
+
+def _course(client, headers, **extra):
+    body = {
+        "code": "BIO-101",
+        "title": "Biology",
+        "zoom_meeting_ids": [str(NUMBER)],
+        **extra,
+    }
+    response = client.post("/api/v1/courses", json=body, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_create_and_read_course(client, tokens):
+    course = _course(client, tokens["ada"], timezone="America/Denver")
+    assert course == {
+        "id": course["id"],
+        "code": "BIO-101",
+        "title": "Biology",
+        "timezone": "America/Denver",
+        "zoom_meeting_ids": [str(NUMBER)],
+        "policy": {
+            "late_after_minutes": 10,
+            "left_early_minutes": 10,
+            "min_attendance_percent": 50.0,
+        },
+    }
+    assert (
+        client.get(f"/api/v1/courses/{course['id']}", headers=tokens["ada"]).get_json()
+        == course
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [(None, 401), ("bob", 404), ("ada", 200), ("root", 200)]
+)
+def test_course_scoping(client, tokens, who, status):
+    course = _course(client, tokens["ada"])
+    headers = tokens[who] if who else {}
+    for method, extra in (("get", {}), ("patch", {"json": {"title": "X"}})):
+        response = getattr(client, method)(
+            f"/api/v1/courses/{course['id']}", headers=headers, **extra
+        )
+        assert response.status_code == status
+    assert (
+        client.get(
+            f"/api/v1/courses/{course['id']}/students", headers=headers
+        ).status_code
+        == status
+    )
+    listed = client.get("/api/v1/courses", headers=headers)
+    if who == "bob":
+        assert listed.get_json() == []
+    if who is not None and status == 200:
+        assert (
+            client.delete(
+                f"/api/v1/courses/{course['id']}", headers=headers
+            ).status_code
+            == 204
+        )
+
+
+def test_guessed_ids_answer_404(client, tokens):
+    assert (
+        client.get("/api/v1/courses/999999", headers=tokens["ada"]).status_code == 404
+    )
+    assert (
+        client.get("/api/v1/courses/999999", headers=tokens["ada"]).get_json()["error"][
+            "code"
+        ]
+        == "not_found"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("not json", 400),
+        ([1, 2], 400),
+        ({"title": "no code"}, 422),
+        ({"code": "", "title": "x"}, 422),
+        ({"code": 7}, 422),
+        ({"code": "X1", "owner": "me"}, 422),
+        ({"code": "X1", "timezone": "Mars/Olympus"}, 422),
+        ({"code": "X1", "timezone": 5}, 422),
+        ({"code": "X1", "zoom_meeting_ids": "84712639219"}, 422),
+        ({"code": "X1", "zoom_meeting_ids": ["12"]}, 422),
+        ({"code": "X1", "zoom_meeting_ids": [True]}, 422),
+        ({"code": "X1", "policy": {"late_after_minutes": -1}}, 422),
+        ({"code": "X1", "policy": {"min_attendance_percent": 101}}, 422),
+        ({"code": "X1", "policy": {"late_after_minutes": "10"}}, 422),
+        ({"code": "X1", "policy": {"grace": 5}}, 422),
+        ({"code": "X1", "policy": [1]}, 422),
+    ],
+)
+def test_create_course_rejects_bad_bodies(client, tokens, body, status):
+    kwargs = (
+        {"data": body, "content_type": "application/json"}
+        if isinstance(body, str)
+        else {"json": body}
+    )
+    response = client.post("/api/v1/courses", headers=tokens["ada"], **kwargs)
+    assert response.status_code == status
+    assert set(response.get_json()["error"]) == {"code", "message"}
+
+
+def test_create_course_conflicts_are_409(client, tokens):
+    _course(client, tokens["ada"])
+    again = client.post(
+        "/api/v1/courses", json={"code": "BIO-101"}, headers=tokens["bob"]
+    )
+    assert again.status_code == 409
+    taken = client.post(
+        "/api/v1/courses",
+        json={"code": "CHEM", "zoom_meeting_ids": [NUMBER]},
+        headers=tokens["bob"],
+    )
+    assert (
+        taken.status_code == 409
+        and "another course" in taken.get_json()["error"]["message"]
+    )
+
+
+def test_oversized_body_is_413(client, tokens):
+    response = client.post(
+        "/api/v1/courses",
+        data=b"x" * (1024 * 1024 + 10),
+        headers={**tokens["ada"], "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+def test_policy_change_regenerates_ended_meetings(app, client, tokens, zoom):
+    course = _course(client, tokens["ada"])
+    roster = [
+        {
+            "student_id": "S2",
+            "first_name": "Ben",
+            "last_name": "Okafor",
+            "email": "ben@uni.edu",
+        }
+    ]
+    assert (
+        client.post(
+            f"/api/v1/courses/{course['id']}/students",
+            json=roster,
+            headers=tokens["ada"],
+        ).status_code
+        == 200
+    )
+    from datetime import timedelta
+
+    for event in [
+        started(),
+        *session("Ben Okafor", S + timedelta(minutes=15), E),
+        ended(),
+    ]:
+        assert zoom.post(event).status_code == 200
+    from tests.engine_support import records
+
+    assert records(app)["S2"]["status"] == "Late"
+    patched = client.patch(
+        f"/api/v1/courses/{course['id']}",
+        json={"policy": {"late_after_minutes": 20}},
+        headers=tokens["ada"],
+    )
+    assert patched.get_json()["policy"]["late_after_minutes"] == 20
+    assert records(app)["S2"]["status"] == "Present"
+
+
+def test_roster_import_json_and_csv_round_trip(client, tokens):
+    course = _course(client, tokens["ada"])
+    url = f"/api/v1/courses/{course['id']}/students"
+    csv_body = (
+        "\ufeffstudent_id,first_name,last_name,email,department,aliases\r\n"
+        'S1,Ana,Díaz,ANA@uni.edu,Bio,"ana.d@gmail.com;Ana D"\r\n'
+        "S2,Ben,Okafor,bad-email,,\r\n"
+    ).encode()
+    response = client.post(
+        url, data=csv_body, headers={**tokens["ada"], "Content-Type": "text/csv"}
+    )
+    assert response.get_json() == {
+        "created": 1,
+        "updated": 0,
+        "errors": [
+            {"line": 3, "message": "email 'bad-email' is not an e-mail address"}
+        ],
+    }
+    update = [
+        {
+            "student_id": "S1",
+            "first_name": "Ana María",
+            "last_name": "Díaz",
+            "email": "ana@uni.edu",
+            "aliases": ["Ana D"],
+        },
+        {"student_id": "S3", "first_name": "Chen", "last_name": "Wei", "email": ""},
+        "not an object",
+    ]
+    response = client.post(url, json=update, headers=tokens["ada"])
+    assert response.get_json()["created"] == 1 and response.get_json()["updated"] == 1
+    assert (
+        response.get_json()["errors"]
+        == [{"line": 3, "message": "more fields than the header has"}]
+        or response.get_json()["errors"][0]["line"] == 3
+    )
+    students = client.get(url, headers=tokens["ada"]).get_json()
+    assert [(s["student_id"], s["first_name"], s["aliases"]) for s in students] == [
+        ("S1", "Ana María", ["Ana D"]),
+        ("S3", "Chen", []),
+    ]
+    assert set(students[0]) == {
+        "id",
+        "student_id",
+        "first_name",
+        "last_name",
+        "email",
+        "department",
+        "aliases",
+    }
+    bad = client.post(
+        url,
+        data=b"id,name\n1,x\n",
+        headers={**tokens["ada"], "Content-Type": "text/csv"},
+    )
+    assert (
+        bad.status_code == 400
+        and "missing column" in bad.get_json()["error"]["message"]
+    )
+    unknown = client.post(
+        url, json=[{"student_id": "S9", "nickname": "x"}], headers=tokens["ada"]
+    )
+    assert unknown.status_code == 422
