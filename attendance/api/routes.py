@@ -5,22 +5,32 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from attendance.auth import api_login_required
-from attendance.errors import InvalidCredentials, RateLimited, ValidationFailed
+from attendance.errors import (
+    InvalidCredentials,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
 from attendance.extensions import db
-from attendance.models import Course, Instructor, Student
+from attendance.models import Course, Instructor, Meeting, Student
 from attendance.services.accounts import authenticate, issue_token
-from attendance.services.attendance import regenerate_course, regenerate_ended
+from attendance.services.attendance import (
+    override_status,
+    regenerate_course,
+    regenerate_ended,
+)
 from attendance.services.courses import (
     parse_meeting_number,
     set_meeting_numbers,
     visible_courses,
 )
+from attendance.services.reports import attendance, attendance_csv, meeting_json
 from attendance.services.roster import RosterFormatError, import_rows, read_csv
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -308,3 +318,92 @@ def import_students(course_id: int):
     regenerate_course(course.id)
     db.session.commit()
     return jsonify(report.as_dict())
+
+
+def meeting_or_404(meeting_id: int) -> Meeting:
+    """A meeting of one of the caller's courses, else 404."""
+    visible = visible_courses(current_user).with_only_columns(Course.id)
+    meeting = db.session.scalar(
+        select(Meeting).where(Meeting.id == meeting_id, Meeting.course_id.in_(visible))
+    )
+    if meeting is None:
+        abort(404, description="no such meeting")
+    return meeting
+
+
+@bp.get("/meetings")
+@api_login_required
+def list_meetings():
+    """Meetings of the caller's courses, filtered by the query (newest first)."""
+    visible = visible_courses(current_user).with_only_columns(Course.id)
+    query = select(Meeting).where(Meeting.course_id.in_(visible))
+    args = request.args
+    unknown = sorted(set(args) - {"course_id", "zoom_meeting_id", "uuid", "status"})
+    if unknown:
+        return error(400, "bad_request", f"unknown filter(s): {', '.join(unknown)}")
+    for key in ("course_id", "zoom_meeting_id"):
+        if key in args:
+            if not args[key].isdigit():
+                return error(400, "bad_request", f"{key} must be a number")
+            query = query.where(getattr(Meeting, key) == int(args[key]))
+    if "uuid" in args:
+        query = query.where(Meeting.uuid == args["uuid"])
+    if "status" in args:
+        if args["status"] not in ("live", "ended"):
+            return error(400, "bad_request", "status must be live or ended")
+        query = query.where(Meeting.status == args["status"])
+    meetings = db.session.scalars(
+        query.order_by(Meeting.start_time.desc(), Meeting.id.desc())
+    )
+    return jsonify([meeting_json(m) for m in meetings])
+
+
+@bp.get("/meetings/<int:meeting_id>/attendance")
+@api_login_required
+def meeting_attendance(meeting_id: int):
+    meeting = meeting_or_404(meeting_id)
+    records, guests = attendance(meeting)
+    return jsonify(
+        {"meeting": meeting_json(meeting), "records": records, "guests": guests}
+    )
+
+
+@bp.get("/meetings/<int:meeting_id>/attendance.csv")
+@api_login_required
+def meeting_attendance_csv(meeting_id: int):
+    meeting = meeting_or_404(meeting_id)
+    name = f"attendance-{meeting.zoom_meeting_id or meeting.id}-{meeting.id}.csv"
+    return Response(
+        stream_with_context(attendance_csv(meeting)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.patch("/meetings/<int:meeting_id>/attendance/<int:student_pk>")
+@api_login_required
+def override_attendance(meeting_id: int, student_pk: int):
+    """A manual status (and note), kept across every regeneration."""
+    meeting = meeting_or_404(meeting_id)
+    data = json_object({"status", "note"}, {"status"})
+    if not isinstance(data, dict):
+        return data
+    status, note = data["status"], data.get("note")
+    if status is not None and not isinstance(status, str):
+        return error(422, "invalid", "status must be a string or null")
+    if note is not None and (not isinstance(note, str) or len(note) > 2000):
+        return error(422, "invalid", "note must be a string of at most 2000")
+    if meeting.effective_end is None:
+        return error(
+            409, "live", "the meeting is live: attendance is generated when it ends"
+        )
+    try:
+        override_status(meeting, student_pk, status, note, current_user.email)
+    except NotFound as exc:
+        return error(404, "not_found", str(exc))
+    except ValidationFailed as exc:
+        return error(422, "invalid", str(exc))
+    db.session.commit()
+    records, _guests = attendance(meeting)
+    (record,) = [r for r in records if r["student_pk"] == student_pk]
+    return jsonify(record)

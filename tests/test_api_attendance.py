@@ -1,0 +1,250 @@
+"""Meetings, attendance JSON, the exact CSV export and overrides (CONTRACT §3)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from attendance.extensions import db
+from attendance.services.accounts import create_instructor, issue_token
+from tests.engine_support import NUMBER, UUID, E, S, ended, session, started
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "attendance.csv"
+MIN = timedelta(minutes=1)
+ROSTER = [
+    {
+        "student_id": "S1",
+        "first_name": "Ana",
+        "last_name": "Díaz",
+        "email": "ana@uni.edu",
+    },
+    {
+        "student_id": "S2",
+        "first_name": "Mallory",
+        "last_name": "=cmd|' /C calc'!A0",
+        "email": "m@uni.edu",
+    },
+    {
+        "student_id": "S3",
+        "first_name": 'Pat "PJ", Jr.\nthe 2nd',
+        "last_name": "O'Neil",
+        "email": "pat@uni.edu",
+    },
+    {
+        "student_id": "S4",
+        "first_name": "Dana",
+        "last_name": "Smith",
+        "email": "dana@uni.edu",
+    },
+]
+
+
+@pytest.fixture
+def setup(app, client, zoom):
+    """A course of ada's with an ended meeting; bob teaches nothing."""
+    with app.app_context():
+        headers = {}
+        for who in ("ada", "bob"):
+            person = create_instructor(f"{who}@uni.edu", who, "correct horse battery")
+            headers[who] = {"Authorization": f"Bearer {issue_token(person)}"}
+        db.session.commit()
+    course = client.post(
+        "/api/v1/courses",
+        json={"code": "BIO", "zoom_meeting_ids": [NUMBER]},
+        headers=headers["ada"],
+    ).get_json()
+    client.post(
+        f"/api/v1/courses/{course['id']}/students", json=ROSTER, headers=headers["ada"]
+    )
+    events = [started()]
+    events += session("Ana Díaz", S + MIN, E, email="ana@uni.edu")
+    events += session("Mallory", S + 12 * MIN, E, email="m@uni.edu")
+    events += session("Pat", S, S + 40 * MIN, email="pat@uni.edu")
+    events += session(
+        "@SUM(1+1)", S + 2 * MIN, S + 32 * MIN + 30 * timedelta(seconds=1)
+    )
+    events.append(ended())
+    for event in events:
+        assert zoom.post(event).status_code == 200
+    meetings = client.get("/api/v1/meetings", headers=headers["ada"]).get_json()
+    return headers, course, meetings[0]
+
+
+def test_meetings_list_and_filters(client, setup):
+    headers, course, meeting = setup
+    assert meeting["uuid"] == UUID and meeting["status"] == "ended"
+    assert (
+        meeting["zoom_meeting_id"] == str(NUMBER)
+        and meeting["course_id"] == course["id"]
+    )
+    assert (
+        meeting["start_time"] == "2026-11-23T10:00:00Z"
+        and meeting["end_time"] == "2026-11-23T11:00:00Z"
+    )
+    assert meeting["participant_count"] == 4
+    for query, count in (
+        ({"status": "ended"}, 1),
+        ({"status": "live"}, 0),
+        ({"uuid": UUID}, 1),
+        ({"zoom_meeting_id": NUMBER}, 1),
+        ({"course_id": course["id"]}, 1),
+    ):
+        found = client.get(
+            "/api/v1/meetings", query_string=query, headers=headers["ada"]
+        )
+        assert len(found.get_json()) == count, query
+    assert (
+        client.get("/api/v1/meetings?status=maybe", headers=headers["ada"]).status_code
+        == 400
+    )
+    assert (
+        client.get("/api/v1/meetings?course_id=x", headers=headers["ada"]).status_code
+        == 400
+    )
+    assert (
+        client.get("/api/v1/meetings?colour=red", headers=headers["ada"]).status_code
+        == 400
+    )
+    assert client.get("/api/v1/meetings", headers=headers["bob"]).get_json() == []
+
+
+def test_attendance_json(client, setup):
+    headers, _course, meeting = setup
+    body = client.get(
+        f"/api/v1/meetings/{meeting['id']}/attendance", headers=headers["ada"]
+    ).get_json()
+    assert body["meeting"] == meeting
+    by_id = {r["student_id"]: r for r in body["records"]}
+    assert by_id["S1"]["status"] == "Present" and by_id["S1"]["matched_by"] == "email"
+    assert by_id["S2"]["status"] == "Late" and by_id["S2"]["late"] is True
+    assert (
+        by_id["S3"]["status"] == "Left Early"
+        and by_id["S3"]["last_leave"] == "2026-11-23T10:40:00Z"
+    )
+    assert by_id["S4"]["status"] == "Absent" and by_id["S4"]["first_join"] is None
+    assert set(by_id["S1"]) == {
+        "student_pk",
+        "student_id",
+        "first_name",
+        "last_name",
+        "email",
+        "status",
+        "late",
+        "left_early",
+        "attended_seconds",
+        "attended_percent",
+        "first_join",
+        "last_leave",
+        "sessions",
+        "matched_by",
+        "source",
+        "note",
+    }
+    (guest,) = body["guests"]
+    assert guest["name"] == "@SUM(1+1)" and guest["attended_seconds"] == 30 * 60 + 30
+    assert set(guest) == {
+        "participant_pk",
+        "name",
+        "email",
+        "attended_seconds",
+        "first_join",
+        "last_leave",
+        "sessions",
+        "role",
+    }
+
+
+def test_attendance_csv_matches_the_golden_file(client, setup):
+    headers, _course, meeting = setup
+    response = client.get(
+        f"/api/v1/meetings/{meeting['id']}/attendance.csv", headers=headers["ada"]
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.get_data() == GOLDEN.read_bytes()
+
+
+@pytest.mark.parametrize("path", ["attendance", "attendance.csv"])
+def test_other_instructors_get_404(client, setup, path):
+    headers, _course, meeting = setup
+    assert (
+        client.get(
+            f"/api/v1/meetings/{meeting['id']}/{path}", headers=headers["bob"]
+        ).status_code
+        == 404
+    )
+    assert client.get(f"/api/v1/meetings/{meeting['id']}/{path}").status_code == 401
+
+
+def test_override_survives_regeneration(app, client, zoom, setup):
+    headers, _course, meeting = setup
+    body = client.get(
+        f"/api/v1/meetings/{meeting['id']}/attendance", headers=headers["ada"]
+    ).get_json()
+    dana = next(r for r in body["records"] if r["student_id"] == "S4")
+    url = f"/api/v1/meetings/{meeting['id']}/attendance/{dana['student_pk']}"
+    response = client.patch(
+        url, json={"status": "Excused", "note": "doctor's note"}, headers=headers["ada"]
+    )
+    assert response.status_code == 200
+    assert (response.get_json()["status"], response.get_json()["source"]) == (
+        "Excused",
+        "manual",
+    )
+    for event in session("Dana Smith", S, E, email="dana@uni.edu"):  # late events
+        assert zoom.post(event).status_code == 200
+    again = client.get(
+        f"/api/v1/meetings/{meeting['id']}/attendance", headers=headers["ada"]
+    ).get_json()
+    dana = next(r for r in again["records"] if r["student_id"] == "S4")
+    assert (dana["status"], dana["note"], dana["attended_seconds"]) == (
+        "Excused",
+        "doctor's note",
+        3600,
+    )
+    cleared = client.patch(
+        url, json={"status": None}, headers=headers["ada"]
+    ).get_json()
+    assert (cleared["status"], cleared["source"]) == ("Present", "auto")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"status": "Sleeping"}, 422),
+        ({"status": 3}, 422),
+        ({"note": "x"}, 422),
+        ({"status": "Present", "by": "me"}, 422),
+        ({"status": "Present", "note": "x" * 2001}, 422),
+        ("not json", 400),
+    ],
+)
+def test_override_rejects_bad_bodies(client, setup, body, status):
+    headers, _course, meeting = setup
+    url = f"/api/v1/meetings/{meeting['id']}/attendance/1"
+    kwargs = (
+        {"data": body, "content_type": "application/json"}
+        if isinstance(body, str)
+        else {"json": body}
+    )
+    assert client.patch(url, headers=headers["ada"], **kwargs).status_code == status
+
+
+def test_override_of_unknown_student_or_someone_elses_meeting(client, setup):
+    headers, _course, meeting = setup
+    url = f"/api/v1/meetings/{meeting['id']}/attendance/999999"
+    assert (
+        client.patch(
+            url, json={"status": "Present"}, headers=headers["ada"]
+        ).status_code
+        == 404
+    )
+    assert (
+        client.patch(
+            url, json={"status": "Present"}, headers=headers["bob"]
+        ).status_code
+        == 404
+    )
