@@ -248,3 +248,75 @@ def test_override_of_unknown_student_or_someone_elses_meeting(client, setup):
         ).status_code
         == 404
     )
+
+
+def _later_meeting(zoom, uuid, name):
+    week = timedelta(days=7)
+    events = [started(uuid=uuid, at=S + week)]
+    events += session(name, S + week, E + week, uuid=uuid)
+    events.append(ended(uuid=uuid, at=E + week))
+    for event in events:
+        assert zoom.post(event).status_code == 200
+
+
+@pytest.mark.parametrize("remember", [True, False])
+def test_match_a_guest_to_a_student(app, client, zoom, setup, remember):
+    headers, _course, meeting = setup
+    base = f"/api/v1/meetings/{meeting['id']}"
+    body = client.get(f"{base}/attendance", headers=headers["ada"]).get_json()
+    (guest,) = body["guests"]
+    dana = next(r for r in body["records"] if r["student_id"] == "S4")
+    response = client.post(
+        f"{base}/participants/{guest['participant_pk']}/match",
+        json={"student_id": dana["student_pk"], "remember": remember},
+        headers=headers["ada"],
+    )
+    assert response.status_code == 200, response.get_json()
+    record = response.get_json()["record"]
+    assert (
+        record["matched_by"] == "manual" and record["attended_seconds"] == 30 * 60 + 30
+    )
+    assert response.get_json()["guests"] == []
+    # The same display name in next week's meeting of the course:
+    _later_meeting(zoom, "next-week==", "@SUM(1+1)")
+    later = client.get(
+        "/api/v1/meetings", query_string={"uuid": "next-week=="}, headers=headers["ada"]
+    ).get_json()[0]
+    records = client.get(
+        f"/api/v1/meetings/{later['id']}/attendance", headers=headers["ada"]
+    ).get_json()["records"]
+    dana_later = next(r for r in records if r["student_id"] == "S4")
+    assert dana_later["matched_by"] == ("manual" if remember else None)
+
+
+def test_match_errors(client, setup):
+    headers, _course, meeting = setup
+    base = f"/api/v1/meetings/{meeting['id']}/participants"
+    body = client.get(
+        f"/api/v1/meetings/{meeting['id']}/attendance", headers=headers["ada"]
+    ).get_json()
+    guest_pk = body["guests"][0]["participant_pk"]
+    student_pk = body["records"][0]["student_pk"]
+    cases = [
+        (f"{base}/999999/match", {"student_id": student_pk}, 404),
+        (f"{base}/{guest_pk}/match", {"student_id": 999999}, 404),
+        (f"{base}/{guest_pk}/match", {"student_id": "S1"}, 422),
+        (
+            f"{base}/{guest_pk}/match",
+            {"student_id": student_pk, "remember": "yes"},
+            422,
+        ),
+        (f"{base}/{guest_pk}/match", {"remember": True}, 422),
+    ]
+    for url, payload, status in cases:
+        assert (
+            client.post(url, json=payload, headers=headers["ada"]).status_code == status
+        ), payload
+    assert (
+        client.post(
+            f"{base}/{guest_pk}/match",
+            json={"student_id": student_pk},
+            headers=headers["bob"],
+        ).status_code
+        == 404
+    )

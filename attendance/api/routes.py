@@ -21,6 +21,7 @@ from attendance.extensions import db
 from attendance.models import Course, Instructor, Meeting, Student
 from attendance.services.accounts import authenticate, issue_token
 from attendance.services.attendance import (
+    match_participant,
     override_status,
     regenerate_course,
     regenerate_ended,
@@ -407,3 +408,28 @@ def override_attendance(meeting_id: int, student_pk: int):
     records, _guests = attendance(meeting)
     (record,) = [r for r in records if r["student_pk"] == student_pk]
     return jsonify(record)
+
+
+@bp.post("/meetings/<int:meeting_id>/participants/<int:participant_pk>/match")
+@api_login_required
+def match_guest(meeting_id: int, participant_pk: int):
+    """Assign a guest to a student (``remember``: later meetings match it by themselves)."""
+    meeting = meeting_or_404(meeting_id)
+    data = json_object({"student_id", "remember"}, {"student_id"})
+    if not isinstance(data, dict):
+        return data
+    student_pk, remember = data["student_id"], data.get("remember", False)
+    if isinstance(student_pk, bool) or not isinstance(student_pk, int):
+        return error(422, "invalid", "student_id must be the student's id (a number)")
+    if not isinstance(remember, bool):
+        return error(422, "invalid", "remember must be true or false")
+    try:
+        match_participant(
+            meeting, participant_pk, student_pk, remember, current_user.email
+        )
+    except NotFound as exc:
+        return error(404, "not_found", str(exc))
+    db.session.commit()
+    records, guests = attendance(meeting)
+    record = next((r for r in records if r["student_pk"] == student_pk), None)
+    return jsonify({"record": record, "guests": guests})

@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, or_, select
 
 from attendance.core import sessions as core_sessions
 from attendance.core.compute import DerivationCache, compute_meeting
+from attendance.core.matching import normalize_name
 from attendance.core.model import (
     Connection,
     ConnectionEvent,
@@ -163,7 +164,8 @@ def load_roster(course_id: int | None) -> list[Student]:
 
 
 def load_links(meeting: Meeting) -> list[IdentityLink]:
-    """Manual links of the course, and links learned in *earlier* meetings of it."""
+    """Manual links (remembered ones, and this meeting's own), and links learned in
+    *earlier* meetings of the course."""
     if meeting.course_id is None:
         return []
     earlier = IdentityLinkRow.source == LinkSource.LEARNED.value
@@ -179,7 +181,14 @@ def load_links(meeting: Meeting) -> list[IdentityLink]:
             IdentityLinkRow.source,
         ).where(
             IdentityLinkRow.course_id == meeting.course_id,
-            or_(IdentityLinkRow.source == LinkSource.MANUAL.value, earlier),
+            or_(
+                (IdentityLinkRow.source == LinkSource.MANUAL.value)
+                & (
+                    IdentityLinkRow.meeting_id.is_(None)
+                    | (IdentityLinkRow.meeting_id == meeting.id)
+                ),
+                earlier,
+            ),
         )
     )
     return [
@@ -564,3 +573,57 @@ def override_status(
     record.overridden_by = by
     record.overridden_at = utcnow()
     return record
+
+
+def match_participant(
+    meeting: Meeting, participant_pk: int, student_pk: int, remember: bool, by: str
+) -> None:
+    """Assign the person of ``participant_pk`` to a student, as a ``manual`` match.
+
+    The person's display name, Zoom user ids and registrant ids become manual
+    links: for the whole course with ``remember`` (later meetings match by
+    themselves), else for this meeting only. The meeting is regenerated.
+
+    :raises NotFound: when the participant or the student is not of this meeting.
+    """
+    student = db.session.get(StudentRow, student_pk)
+    if student is None or student.course_id != meeting.course_id:
+        raise NotFound("no such student in this meeting's course")
+    person = next(
+        (p for p in compute(meeting).persons if participant_pk in p.connection_pks),
+        None,
+    )
+    if person is None:
+        raise NotFound("no such participant in this meeting")
+    values = [(LinkKind.NAME, normalize_name(person.name))]
+    values += [(LinkKind.ZOOM_USER, v) for v in person.zoom_user_ids]
+    values += [(LinkKind.REGISTRANT, v) for v in person.registrant_ids]
+    scope = None if remember else meeting.id
+    for kind, value in values:
+        if not value:
+            continue
+        db.session.execute(
+            delete(IdentityLinkRow).where(
+                IdentityLinkRow.course_id == meeting.course_id,
+                IdentityLinkRow.source == LinkSource.MANUAL.value,
+                IdentityLinkRow.kind == kind.value,
+                IdentityLinkRow.value == value,
+                IdentityLinkRow.meeting_id.is_(None)
+                if scope is None
+                else IdentityLinkRow.meeting_id == scope,
+            )
+        )
+        db.session.add(
+            IdentityLinkRow(
+                course_id=meeting.course_id,
+                student_id=student.id,
+                kind=kind.value,
+                value=value[:300],
+                source=LinkSource.MANUAL.value,
+                meeting_id=scope,
+                created_by=by,
+            )
+        )
+    db.session.flush()
+    if meeting.effective_end is not None:
+        generate(meeting)
