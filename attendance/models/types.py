@@ -21,6 +21,11 @@ def from_micros(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
 
 
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with a ``Z`` (as the API and CSV write times), or None."""
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC (a callable, so defaults are per row)."""
     return datetime.now(UTC)

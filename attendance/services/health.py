@@ -11,12 +11,9 @@ from sqlalchemy import func, select, text
 from attendance import __version__
 from attendance.extensions import db
 from attendance.models import EventStatus, WebhookEvent
+from attendance.models.types import iso
 
 log = logging.getLogger(__name__)
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def _message_queue(app: Flask) -> str:
@@ -68,8 +65,8 @@ def health_report(app: Flask) -> tuple[dict[str, Any], int]:
         "checks": checks,
         "webhook": {
             "secret_configured": bool(app.config["ZOOM_WEBHOOK_SECRETS"]),
-            "last_event_at": _iso(last_event_at),
-            "last_validation_at": _iso(state.get("last_validation_at")),
+            "last_event_at": iso(last_event_at),
+            "last_validation_at": iso(state.get("last_validation_at")),
             "failed_events": int(failed or 0),
         },
         "version": __version__,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
 
+from attendance.core.policy import attended_percent
 from attendance.extensions import db
 from attendance.models import AttendanceRecord, Meeting, MeetingGuest, Student
+from attendance.models.types import iso
 from attendance.services.attendance import compute
 
 #: CONTRACT §3, in this order.
@@ -37,11 +39,6 @@ CSV_COLUMNS = (
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 UTC with a Z, or None."""
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 def meeting_json(meeting: Meeting) -> dict[str, Any]:
     """A Meeting as CONTRACT §3 shapes it."""
     return {
@@ -60,11 +57,40 @@ def meeting_json(meeting: Meeting) -> dict[str, Any]:
 
 
 def _percent(seconds: int, meeting: Meeting) -> float:
+    """A guest's attended percent, by the same rule as the students' (CONTRACT §5.5)."""
     start, end = meeting.start_time, meeting.effective_end
-    if start is None or end is None or end <= start:
+    if start is None or end is None:
         return 0.0
-    ratio = Decimal(seconds) * 100 / Decimal((end - start).total_seconds())
-    return float(ratio.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return attended_percent(timedelta(seconds=seconds), end - start)
+
+
+def _record_json(student: Student, **values: Any) -> dict[str, Any]:
+    """A Record (CONTRACT §3): the student's fields, then the attendance ``values``."""
+    record = {
+        "student_pk": student.id,
+        "student_id": student.student_id,
+        "first_name": student.first_name,
+        "last_name": student.last_name,
+        "email": student.email,
+    }
+    for key in ("first_join", "last_leave"):
+        values[key] = iso(values[key])
+    record.update(values)
+    return record
+
+
+def _guest_json(participant_pk: int, role: str, **values: Any) -> dict[str, Any]:
+    """A Guest (CONTRACT §3)."""
+    return {
+        "participant_pk": participant_pk,
+        "name": values["name"],
+        "email": values["email"],
+        "attended_seconds": values["attended_seconds"],
+        "first_join": iso(values["first_join"]),
+        "last_leave": iso(values["last_leave"]),
+        "sessions": values["sessions"],
+        "role": "co-host" if role in ("co-host", "host") else "guest",
+    }
 
 
 def attendance(meeting: Meeting) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -78,37 +104,33 @@ def attendance(meeting: Meeting) -> tuple[list[dict[str, Any]], list[dict[str, A
         .order_by(Student.last_name, Student.first_name, Student.student_id)
     ).all()
     records = [
-        {
-            "student_pk": s.id,
-            "student_id": s.student_id,
-            "first_name": s.first_name,
-            "last_name": s.last_name,
-            "email": s.email,
-            "status": r.effective_status,
-            "late": r.late,
-            "left_early": r.left_early,
-            "attended_seconds": r.attended_seconds,
-            "attended_percent": r.attended_percent,
-            "first_join": iso(r.first_join),
-            "last_leave": iso(r.last_leave),
-            "sessions": r.sessions,
-            "matched_by": r.matched_by,
-            "source": r.source,
-            "note": r.note,
-        }
+        _record_json(
+            s,
+            status=r.effective_status,
+            late=r.late,
+            left_early=r.left_early,
+            attended_seconds=r.attended_seconds,
+            attended_percent=r.attended_percent,
+            first_join=r.first_join,
+            last_leave=r.last_leave,
+            sessions=r.sessions,
+            matched_by=r.matched_by,
+            source=r.source,
+            note=r.note,
+        )
         for r, s in rows
     ]
     guests = [
-        {
-            "participant_pk": g.participant_id,
-            "name": g.name,
-            "email": g.email,
-            "attended_seconds": g.attended_seconds,
-            "first_join": iso(g.first_join),
-            "last_leave": iso(g.last_leave),
-            "sessions": g.sessions,
-            "role": g.role,
-        }
+        _guest_json(
+            g.participant_id,
+            g.role,
+            name=g.name,
+            email=g.email,
+            attended_seconds=g.attended_seconds,
+            first_join=g.first_join,
+            last_leave=g.last_leave,
+            sessions=g.sessions,
+        )
         for g in db.session.scalars(
             select(MeetingGuest)
             .where(MeetingGuest.meeting_id == meeting.id)
@@ -119,51 +141,42 @@ def attendance(meeting: Meeting) -> tuple[list[dict[str, Any]], list[dict[str, A
 
 
 def _live(meeting: Meeting) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The same shapes for a live meeting, computed now (nothing is stored until it ends)."""
     result = compute(meeting)
-    students = (
-        {
-            s.id: s
-            for s in db.session.scalars(
-                select(Student).where(Student.course_id == meeting.course_id)
-            )
-        }
-        if meeting.course_id
-        else {}
-    )
-    records = []
-    for r in result.records:
-        s = students[r.student_pk]
-        records.append(
-            {
-                "student_pk": s.id,
-                "student_id": s.student_id,
-                "first_name": s.first_name,
-                "last_name": s.last_name,
-                "email": s.email,
-                "status": r.status.value,
-                "late": r.late,
-                "left_early": r.left_early,
-                "attended_seconds": r.attended_seconds,
-                "attended_percent": r.attended_percent,
-                "first_join": iso(r.first_join),
-                "last_leave": iso(r.last_leave),
-                "sessions": r.sessions,
-                "matched_by": r.matched_by.value if r.matched_by else None,
-                "source": "auto",
-                "note": None,
-            }
+    students = {
+        s.id: s
+        for s in db.session.scalars(
+            select(Student).where(Student.course_id == meeting.course_id)
         )
+    }
+    records = [
+        _record_json(
+            students[r.student_pk],
+            status=r.status.value,
+            late=r.late,
+            left_early=r.left_early,
+            attended_seconds=r.attended_seconds,
+            attended_percent=r.attended_percent,
+            first_join=r.first_join,
+            last_leave=r.last_leave,
+            sessions=r.sessions,
+            matched_by=r.matched_by.value if r.matched_by else None,
+            source="auto",
+            note=None,
+        )
+        for r in result.records
+    ]
     guests = [
-        {
-            "participant_pk": g.pk,
-            "name": g.name,
-            "email": g.email,
-            "attended_seconds": g.attended_seconds,
-            "first_join": iso(g.first_join),
-            "last_leave": iso(g.last_leave),
-            "sessions": g.sessions,
-            "role": "co-host" if g.role in ("co-host", "host") else "guest",
-        }
+        _guest_json(
+            g.pk,
+            g.role,
+            name=g.name,
+            email=g.email,
+            attended_seconds=g.attended_seconds,
+            first_join=g.first_join,
+            last_leave=g.last_leave,
+            sessions=g.sessions,
+        )
         for g in result.guests
     ]
     return records, guests
