@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -77,12 +77,8 @@ def record_meeting_started(event: ZoomEvent, ctx: ApplyContext) -> None:
 def record_meeting_ended(event: ZoomEvent, ctx: ApplyContext) -> None:
     """``meeting.ended``: E is the latest end_time seen, whatever order they came in."""
     meeting, info = _event_meeting(event, ctx)
-    end = info.end_time
-    if end is None and event.event_ts is not None:
-        # An end without end_time: the envelope's time is the best we have.
-        end = datetime.fromtimestamp(event.event_ts / 1000, tz=UTC).replace(
-            microsecond=0
-        )
+    # An end without end_time: the envelope's time is the best there is.
+    end = info.end_time or event.envelope_time
     if end is not None and (meeting.end_time is None or end > meeting.end_time):
         meeting.end_time = end
     meeting.status = MeetingStatus.ENDED

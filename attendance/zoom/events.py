@@ -118,6 +118,20 @@ class ZoomEvent:
     occurred_at: datetime | None = None
     dedupe_key: str = ""
 
+    @property
+    def envelope_time(self) -> datetime | None:
+        """``event_ts`` (milliseconds, ZOOM.md §3) as a time, to the second.
+
+        Only for payloads without a time of their own (``jbh_waiting``, a
+        ``meeting.ended`` lacking ``end_time``): it is when Zoom sent, not when
+        it happened.
+        """
+        if self.event_ts is None:
+            return None
+        return datetime.fromtimestamp(self.event_ts / 1000, tz=UTC).replace(
+            microsecond=0
+        )
+
 
 def _text(value: Any) -> str:
     """Zoom sends absent ids as "" and sometimes numbers for ids; normalize to text."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from attendance.core.model import ConnectionEvent, Kind
 from attendance.core.sightings import Sighting
@@ -46,14 +46,11 @@ def connection_key(p: ParticipantInfo) -> str:
 
 
 def _event_time(event: ZoomEvent) -> datetime:
-    if event.occurred_at is not None:
-        return event.occurred_at
-    if event.event_ts is not None:
-        # Only when the payload has no time of its own (jbh_waiting): the envelope's.
-        return datetime.fromtimestamp(event.event_ts / 1000, tz=UTC).replace(
-            microsecond=0
-        )
-    raise BadPayload(f"{event.name} has no time")
+    # Only when the payload has no time of its own (jbh_waiting): the envelope's.
+    at = event.occurred_at or event.envelope_time
+    if at is None:
+        raise BadPayload(f"{event.name} has no time")
+    return at
 
 
 def _detail(kind: Kind, p: ParticipantInfo) -> str:
