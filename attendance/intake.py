@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -50,7 +50,6 @@ class _Pending:
     done: Any
     row_id: int | None = None
     error: Exception | None = None
-    finished: bool = field(default=False)
 
 
 class Intake:
@@ -85,7 +84,7 @@ class Intake:
         self.start()
         pending = _Pending(item=item, done=socketio.server.eio.create_event())
         self._queue.put(pending)
-        if not pending.done.wait(timeout=self.timeout) or not pending.finished:
+        if not pending.done.wait(timeout=self.timeout):
             raise StorageUnavailable("event log did not commit in time")
         if pending.error is not None:
             raise StorageUnavailable(str(pending.error)) from pending.error
@@ -156,7 +155,6 @@ class Intake:
                 db.session.remove()
                 self._last_write = time.monotonic()
         for p in batch:
-            p.finished = True
             p.done.set()
 
     def _apply_loop(self) -> None:
