@@ -261,3 +261,21 @@ def test_webhooks_need_no_csrf(csrf_app):
         "/api/zoom/webhook", data=body, headers=signed_headers(body)
     )
     assert response.status_code == 200
+
+
+def test_views_marked_csrf_exempt_are_honoured(csrf_app):
+    from attendance.extensions import csrf
+
+    def exempted():
+        return "ok"
+
+    def guarded():
+        return "ok"
+
+    csrf_app.add_url_rule(
+        "/x-exempt", "x_exempt", csrf.exempt(exempted), methods=["POST"]
+    )
+    csrf_app.add_url_rule("/x-guarded", "x_guarded", guarded, methods=["POST"])
+    client = csrf_app.test_client()
+    assert client.post("/x-exempt").status_code == 200
+    assert client.post("/x-guarded").status_code == 400
