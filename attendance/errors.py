@@ -33,3 +33,7 @@ class InvalidCredentials(AttendanceError):
 
 class RateLimited(AttendanceError):
     """Too many failed sign-ins for this account or address (answered 429)."""
+
+
+class Conflict(ValidationFailed):
+    """Acceptable on its own but clashing with what exists, e.g. a taken e-mail (409)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +27,12 @@ from attendance.services.attendance import (
     regenerate_course,
     regenerate_ended,
 )
+from attendance.services.course_report import (
+    LAYOUTS,
+    course_attendance_csv,
+    ended_meetings,
+    summaries,
+)
 from attendance.services.courses import (
     parse_meeting_number,
     set_meeting_numbers,
@@ -35,6 +42,9 @@ from attendance.services.reports import attendance, attendance_csv, meeting_json
 from attendance.services.roster import RosterFormatError, import_rows, read_csv
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+#: A roster upload may exceed the app-wide body limit: 8 MiB is ~100,000 rows.
+ROSTER_MAX_BYTES = 8 * 1024 * 1024
 
 
 def error(status: int, code: str, message: str) -> tuple[Any, int]:
@@ -285,6 +295,7 @@ def list_students(course_id: int):
 def import_students(course_id: int):
     """Upsert a roster from a JSON list of Students or a ``text/csv`` body."""
     course = course_or_404(course_id)
+    request.max_content_length = ROSTER_MAX_BYTES
     if request.mimetype == "text/csv":
         try:
             rows = read_csv(request.get_data())
@@ -319,6 +330,37 @@ def import_students(course_id: int):
     regenerate_course(course.id)
     db.session.commit()
     return jsonify(report.as_dict())
+
+
+@bp.get("/courses/<int:course_id>/attendance")
+@api_login_required
+def course_attendance(course_id: int):
+    """Each student's term so far: counts per status, minutes, rate, last attended."""
+    course = course_or_404(course_id)
+    return jsonify(
+        {
+            "course": course_json(course),
+            "meetings": [meeting_json(m) for m in ended_meetings(course)],
+            "students": [s.as_json() for s in summaries(course)],
+        }
+    )
+
+
+@bp.get("/courses/<int:course_id>/attendance.csv")
+@api_login_required
+def course_attendance_csv_view(course_id: int):
+    """The course CSV, streamed: ``?layout=summary`` (default) or ``wide``."""
+    course = course_or_404(course_id)
+    layout = request.args.get("layout", "summary")
+    if layout not in LAYOUTS or set(request.args) - {"layout"}:
+        return error(422, "invalid", f"layout must be one of {', '.join(LAYOUTS)}")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", course.code)
+    name = f"attendance-{slug}-{layout}.csv"
+    return Response(
+        stream_with_context(course_attendance_csv(course, layout)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def meeting_or_404(meeting_id: int) -> Meeting:

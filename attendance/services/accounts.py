@@ -12,7 +12,13 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from attendance.core.matching import normalize_email
-from attendance.errors import InvalidCredentials, RateLimited, ValidationFailed
+from attendance.errors import (
+    Conflict,
+    InvalidCredentials,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
 from attendance.extensions import db
 from attendance.models import ApiToken, Instructor, LoginFailure
 from attendance.models.types import utcnow
@@ -32,22 +38,56 @@ def create_instructor(
 ) -> Instructor:
     """A new instructor (flushes; the caller commits).
 
-    :raises ValidationFailed: on a malformed e-mail, a short password or a taken e-mail.
+    :raises ValidationFailed: on a malformed e-mail or a short password.
+    :raises Conflict: when the e-mail is taken.
     """
     email = normalize_email(email)
     if "@" not in email or len(email) > 254:
         raise ValidationFailed(f"{email!r} is not an e-mail address")
+    if db.session.scalar(select(Instructor.id).where(Instructor.email == email)):
+        raise Conflict(f"an instructor {email} exists already")
+    instructor = Instructor(email=email, name=name.strip()[:200], is_admin=admin)
+    set_password(instructor, password)
+    db.session.add(instructor)
+    db.session.flush()
+    return instructor
+
+
+def set_password(instructor: Instructor, password: str) -> None:
+    """:raises ValidationFailed: when the password is too short."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             f"the password needs at least {MIN_PASSWORD_LENGTH} characters"
         )
-    if db.session.scalar(select(Instructor.id).where(Instructor.email == email)):
-        raise ValidationFailed(f"an instructor {email} exists already")
-    instructor = Instructor(email=email, name=name.strip()[:200], is_admin=admin)
     instructor.set_password(password)
-    db.session.add(instructor)
-    db.session.flush()
-    return instructor
+
+
+def update_instructor(
+    instructor: Instructor,
+    *,
+    name: str | None = None,
+    password: str | None = None,
+    admin: bool | None = None,
+) -> None:
+    """Change what is given; a new password also revokes the instructor's tokens."""
+    if name is not None:
+        instructor.name = name.strip()[:200]
+    if admin is not None:
+        instructor.is_admin = admin
+    if password is not None:
+        set_password(instructor, password)
+        for row in live_tokens(instructor):
+            row.revoked_at = utcnow()
+
+
+def delete_instructor(actor: Instructor, instructor: Instructor) -> None:
+    """Remove an account (its tokens and course assignments go with it).
+
+    :raises Conflict: when admins would delete themselves (no one left to sign in).
+    """
+    if actor.id == instructor.id:
+        raise Conflict("you cannot delete your own account")
+    db.session.delete(instructor)
 
 
 def bootstrap_admin(email: str | None, password: str | None) -> Instructor | None:
@@ -146,12 +186,26 @@ def token_owner(token: str) -> Instructor | None:
     return row.instructor
 
 
+def live_tokens(instructor: Instructor) -> list[ApiToken]:
+    """``instructor``'s tokens that still work, newest first."""
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(
+                ApiToken.instructor_id == instructor.id,
+                ApiToken.revoked_at.is_(None),
+            )
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
 def revoke_token(instructor: Instructor, token_id: int) -> None:
     """Revoke one of ``instructor``'s tokens.
 
-    :raises ValidationFailed: when it is not theirs or is revoked already.
+    :raises NotFound: when it is not theirs or is revoked already.
     """
     row = db.session.get(ApiToken, token_id)
     if row is None or row.instructor_id != instructor.id or row.revoked_at is not None:
-        raise ValidationFailed("no such active token")
+        raise NotFound("no such active token")
     row.revoked_at = utcnow()

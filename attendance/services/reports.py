@@ -182,7 +182,7 @@ def _live(meeting: Meeting) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     return records, guests
 
 
-def _cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
     """A CSV cell: booleans as true/false, None as empty, formulas defused with a '."""
     if value is None:
         return ""
@@ -192,7 +192,7 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def _minutes(seconds: int) -> str:
+def minutes(seconds: int) -> str:
     """seconds / 60 rounded half-up to one decimal (CONTRACT §3)."""
     return str((Decimal(seconds) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
@@ -212,8 +212,8 @@ def attendance_csv(meeting: Meeting) -> Iterator[str]:
     writer.writerow(CSV_COLUMNS)
     yield flush()
     for r in records:
-        row = {**r, "attended_minutes": _minutes(r["attended_seconds"])}
-        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
+        row = {**r, "attended_minutes": minutes(r["attended_seconds"])}
+        writer.writerow([csv_cell(row[c]) for c in CSV_COLUMNS])
         yield flush()
     for g in guests:
         row = {
@@ -224,7 +224,7 @@ def attendance_csv(meeting: Meeting) -> Iterator[str]:
             "status": "Guest",
             "late": False,
             "left_early": False,
-            "attended_minutes": _minutes(g["attended_seconds"]),
+            "attended_minutes": minutes(g["attended_seconds"]),
             "attended_percent": _percent(g["attended_seconds"], meeting),
             "first_join": g["first_join"],
             "last_leave": g["last_leave"],
@@ -233,5 +233,5 @@ def attendance_csv(meeting: Meeting) -> Iterator[str]:
             "source": "auto",
             "note": "",
         }
-        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(row[c]) for c in CSV_COLUMNS])
         yield flush()
