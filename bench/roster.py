@@ -48,7 +48,6 @@ def main() -> int:
         {
             "SQLALCHEMY_DATABASE_URI": url,
             "LOG_LEVEL": "WARNING",
-            "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         }
     )
     with app.app_context():

@@ -154,6 +154,23 @@ def test_oversized_body_is_413(client, tokens):
     assert response.status_code == 413
 
 
+def test_roster_upload_may_exceed_the_app_limit_up_to_its_own(client, tokens):
+    from attendance.api.routes import ROSTER_MAX_BYTES
+
+    course = _course(client, tokens["ada"])
+    url = f"/api/v1/courses/{course['id']}/students"
+    headers = {**tokens["ada"], "Content-Type": "text/csv"}
+    header = b"student_id,first_name,last_name,email,department,aliases\r\n"
+    # 2 MiB, twice the app-wide limit: accepted, and the oversized row is reported.
+    big = header + b"S1,Ana,Diaz,ana@uni.edu,Bio," + b"a" * (2 * 1024 * 1024) + b"\r\n"
+    response = client.post(url, data=big, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    report = response.get_json()
+    assert report["created"] == 0 and report["errors"][0]["line"] == 2
+    too_big = header + b"x" * ROSTER_MAX_BYTES
+    assert client.post(url, data=too_big, headers=headers).status_code == 413
+
+
 def test_policy_change_regenerates_ended_meetings(app, client, tokens, zoom):
     course = _course(client, tokens["ada"])
     roster = [

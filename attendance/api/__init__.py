@@ -1,7 +1,9 @@
 """The REST API, ``/api/v1`` (CONTRACT §3)."""
 
-from attendance.api import accounts  # noqa: F401  (registers its routes on bp)
+from attendance.api import (
+    accounts,  # noqa: F401  (registers its routes on bp)
+    openapi,  # noqa: F401
+)
 from attendance.api.routes import bp
-from attendance.api import openapi  # noqa: F401
 
 __all__ = ["bp"]

@@ -71,8 +71,17 @@ def read_csv(data: bytes | str) -> list[tuple[int, dict[str, Any]]]:
             problems.append("unknown column(s): " + ", ".join(unknown))
         raise RosterFormatError("; ".join(problems))
     reader.fieldnames = header
-    rows = []
-    for row in reader:
+    rows: list[tuple[int, dict[str, Any]]] = []
+    while True:
+        before = reader.line_num
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # e.g. a field over csv's size limit; the reader goes on at the next line.
+            rows.append((before + 1, {"__error__": f"unreadable: {exc}"}))
+            continue
         # csv reports the line the record ended on; a quoted newline spans lines.
         if None in row:
             rows.append((reader.line_num, {"__extra__": True}))
