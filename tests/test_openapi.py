@@ -146,5 +146,6 @@ def test_operations_document_their_errors(spec):
 
 
 def test_valid_openapi_31(spec):
-    validator = pytest.importorskip("openapi_spec_validator")
-    validator.validate(spec)
+    from openapi_spec_validator import validate
+
+    validate(spec)  # raises on anything OpenAPI 3.1 does not allow
