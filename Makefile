@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-ASSETS := static/vendor/socket.io.min.js
+ASSETS := static/vendor/.assets-stamp
 export FLASK_APP := app
 
 .PHONY: run test install assets migrate lint fmt bench clean
@@ -29,6 +29,7 @@ $(ASSETS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js node_modules/socket.io-client/dist/socket.io.min.js.map static/vendor/
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map static/vendor/
 	touch $(ASSETS)
 
 migrate: install

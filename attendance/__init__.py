@@ -16,6 +16,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         register_blueprints,
         register_errorhandlers,
         register_extensions,
+        register_security_headers,
     )
     from attendance.cli import register_cli
 
@@ -32,5 +33,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_security_headers(app)
     register_cli(app)
     return app
