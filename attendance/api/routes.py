@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 from flask_login import current_user
@@ -13,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from attendance.auth import api_login_required
 from attendance.errors import (
+    Conflict,
     InvalidCredentials,
     NotFound,
     RateLimited,
@@ -20,12 +20,12 @@ from attendance.errors import (
 )
 from attendance.extensions import db
 from attendance.models import Course, Instructor, Meeting, Student
+from attendance.services import courses
 from attendance.services.accounts import authenticate, issue_token
 from attendance.services.attendance import (
     match_participant,
     override_status,
     regenerate_course,
-    regenerate_ended,
 )
 from attendance.services.course_report import (
     LAYOUTS,
@@ -33,11 +33,7 @@ from attendance.services.course_report import (
     ended_meetings,
     summaries,
 )
-from attendance.services.courses import (
-    parse_meeting_number,
-    set_meeting_numbers,
-    visible_courses,
-)
+from attendance.services.courses import COURSE_FIELDS, course_values, visible_courses
 from attendance.services.reports import attendance, attendance_csv, meeting_json
 from attendance.services.roster import RosterFormatError, import_rows, read_csv
 
@@ -113,77 +109,6 @@ def list_courses():
     return jsonify([course_json(c) for c in courses])
 
 
-_POLICY_LIMITS = {
-    "late_after_minutes": (0, 600),
-    "left_early_minutes": (0, 600),
-    "min_attendance_percent": (0, 100),
-}
-_COURSE_FIELDS = {"code", "title", "timezone", "zoom_meeting_ids", "policy"}
-
-
-def _course_values(
-    data: dict[str, Any], creating: bool
-) -> dict[str, Any] | tuple[Any, int]:
-    """Validate a Course body; the clean values, or an error answer."""
-    values: dict[str, Any] = {}
-    if "code" in data or creating:
-        code = data.get("code")
-        if not isinstance(code, str) or not code.strip() or len(code.strip()) > 64:
-            return error(
-                422, "invalid", "code must be a non-empty string of at most 64"
-            )
-        values["code"] = code.strip()
-    if "title" in data:
-        if not isinstance(data["title"], str) or len(data["title"]) > 300:
-            return error(422, "invalid", "title must be a string of at most 300")
-        values["title"] = data["title"].strip()
-    if "timezone" in data:
-        tz = data["timezone"]
-        try:
-            if not isinstance(tz, str):
-                raise ValueError
-            ZoneInfo(tz)
-        except (ValueError, ZoneInfoNotFoundError):
-            return error(422, "invalid", f"timezone {tz!r} is not an IANA time zone")
-        values["timezone"] = tz
-    if "zoom_meeting_ids" in data:
-        ids = data["zoom_meeting_ids"]
-        if not isinstance(ids, list) or len(ids) > 50:
-            return error(422, "invalid", "zoom_meeting_ids must be a list (at most 50)")
-        try:
-            values["zoom_meeting_ids"] = [
-                parse_meeting_number(v) for v in ids if not isinstance(v, bool)
-            ]
-        except ValidationFailed as exc:
-            return error(422, "invalid", str(exc))
-        if len(values["zoom_meeting_ids"]) != len(ids):
-            return error(422, "invalid", "zoom_meeting_ids must hold meeting numbers")
-    if "policy" in data:
-        policy = data["policy"]
-        if not isinstance(policy, dict) or set(policy) - set(_POLICY_LIMITS):
-            return error(422, "invalid", f"policy takes {', '.join(_POLICY_LIMITS)}")
-        for key, value in policy.items():
-            low, high = _POLICY_LIMITS[key]
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                return error(422, "invalid", f"policy.{key} must be a number")
-            if not low <= value <= high:
-                return error(
-                    422, "invalid", f"policy.{key} must be within {low}-{high}"
-                )
-            values[key] = value
-    return values
-
-
-def _apply_course(course: Course, values: dict[str, Any]) -> list[int]:
-    """Write validated values to ``course``; return meetings newly linked to it."""
-    for key in ("code", "title", "timezone", *_POLICY_LIMITS):
-        if key in values:
-            setattr(course, key, values[key])
-    if "zoom_meeting_ids" in values:
-        return set_meeting_numbers(course, values["zoom_meeting_ids"])
-    return []
-
-
 def course_or_404(course_id: int) -> Course:
     """A course the caller may see, else 404 (the same for "not yours" and "none")."""
     course = db.session.scalar(
@@ -198,24 +123,20 @@ def course_or_404(course_id: int) -> Course:
 @api_login_required
 def create_course():
     """Create a course; its creator teaches it."""
-    data = json_object(_COURSE_FIELDS, {"code"})
+    data = json_object(COURSE_FIELDS, {"code"})
     if not isinstance(data, dict):
         return data
-    values = _course_values(data, creating=True)
-    if not isinstance(values, dict):
-        return values
-    if db.session.scalar(select(Course.id).where(Course.code == values["code"])):
-        return error(409, "conflict", f"a course {values['code']} exists already")
-    course = Course(code=values["code"])
-    db.session.add(course)
-    db.session.flush()
     try:
-        linked = _apply_course(course, values)
+        values = course_values(data, creating=True)
     except ValidationFailed as exc:
+        return error(422, "invalid", str(exc))
+    try:
+        course = courses.create_course(
+            values, db.session.get(Instructor, current_user.id)
+        )
+    except Conflict as exc:
         db.session.rollback()
         return error(409, "conflict", str(exc))
-    course.instructors.append(db.session.get(Instructor, current_user.id))
-    regenerate_ended(set(linked))
     db.session.commit()
     return jsonify(course_json(course)), 201
 
@@ -231,26 +152,18 @@ def get_course(course_id: int):
 def update_course(course_id: int):
     """Change a course; new numbers link their meetings, a new policy regenerates."""
     course = course_or_404(course_id)
-    data = json_object(_COURSE_FIELDS, set())
+    data = json_object(COURSE_FIELDS, set())
     if not isinstance(data, dict):
         return data
-    values = _course_values(data, creating=False)
-    if not isinstance(values, dict):
-        return values
-    if "code" in values and db.session.scalar(
-        select(Course.id).where(Course.code == values["code"], Course.id != course.id)
-    ):
-        return error(409, "conflict", f"a course {values['code']} exists already")
     try:
-        linked = _apply_course(course, values)
+        values = course_values(data, creating=False)
     except ValidationFailed as exc:
+        return error(422, "invalid", str(exc))
+    try:
+        courses.update_course(course, values)
+    except Conflict as exc:
         db.session.rollback()
         return error(409, "conflict", str(exc))
-    db.session.flush()
-    if set(values) & set(_POLICY_LIMITS):
-        regenerate_course(course.id)
-    else:
-        regenerate_ended(set(linked))
     db.session.commit()
     return jsonify(course_json(course))
 

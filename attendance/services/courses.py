@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from sqlalchemy import Select, select, update
 
-from attendance.errors import NotFound, ValidationFailed
+from attendance.errors import Conflict, NotFound, ValidationFailed
 from attendance.extensions import db
 from attendance.models import (
     Course,
@@ -13,6 +17,7 @@ from attendance.models import (
     Meeting,
     course_instructors,
 )
+from attendance.services.attendance import regenerate_course, regenerate_ended
 
 
 def find_course(ref: str | int) -> Course:
@@ -106,3 +111,131 @@ def visible_courses(instructor: Instructor) -> Select:
             course_instructors.c.instructor_id == instructor.id
         )
     return query
+
+
+#: A course policy's settings and the range each may take (CONTRACT §3).
+POLICY_LIMITS = {
+    "late_after_minutes": (0, 600),
+    "left_early_minutes": (0, 600),
+    "min_attendance_percent": (0, 100),
+}
+#: The fields of a Course body that may be written.
+COURSE_FIELDS = frozenset({"code", "title", "timezone", "zoom_meeting_ids", "policy"})
+
+
+def course_values(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    """Validate a Course body (API JSON or a dashboard form); return the clean values.
+
+    Policy settings come back flat (``late_after_minutes``…), meeting numbers as ints.
+
+    :raises ValidationFailed: naming the first field that is not acceptable (422).
+    """
+    values: dict[str, Any] = {}
+    if "code" in data or creating:
+        code = data.get("code")
+        if not isinstance(code, str) or not code.strip() or len(code.strip()) > 64:
+            raise ValidationFailed("code must be a non-empty string of at most 64")
+        values["code"] = code.strip()
+    if "title" in data:
+        if not isinstance(data["title"], str) or len(data["title"]) > 300:
+            raise ValidationFailed("title must be a string of at most 300")
+        values["title"] = data["title"].strip()
+    if "timezone" in data:
+        values["timezone"] = _timezone(data["timezone"])
+    if "zoom_meeting_ids" in data:
+        values["zoom_meeting_ids"] = _meeting_numbers(data["zoom_meeting_ids"])
+    if "policy" in data:
+        values.update(_policy(data["policy"]))
+    return values
+
+
+def _timezone(value: object) -> str:
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValidationFailed(f"timezone {value!r} is not an IANA time zone") from None
+    return value
+
+
+def _meeting_numbers(ids: object) -> list[int]:
+    if not isinstance(ids, list) or len(ids) > 50:
+        raise ValidationFailed("zoom_meeting_ids must be a list (at most 50)")
+    numbers = [parse_meeting_number(v) for v in ids if not isinstance(v, bool)]
+    if len(numbers) != len(ids):
+        raise ValidationFailed("zoom_meeting_ids must hold meeting numbers")
+    return numbers
+
+
+def _policy(policy: object) -> dict[str, int | float]:
+    if not isinstance(policy, dict) or set(policy) - set(POLICY_LIMITS):
+        raise ValidationFailed(f"policy takes {', '.join(POLICY_LIMITS)}")
+    values: dict[str, int | float] = {}
+    for key, value in policy.items():
+        low, high = POLICY_LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationFailed(f"policy.{key} must be a number")
+        if not low <= value <= high:
+            raise ValidationFailed(f"policy.{key} must be within {low}-{high}")
+        values[key] = value
+    return values
+
+
+def _apply(course: Course, values: Mapping[str, Any]) -> list[int]:
+    """Write validated values to ``course``; return meetings newly linked to it.
+
+    :raises Conflict: when a meeting number belongs to another course.
+    """
+    for key in ("code", "title", "timezone", *POLICY_LIMITS):
+        if key in values:
+            setattr(course, key, values[key])
+    if "zoom_meeting_ids" not in values:
+        return []
+    try:
+        return set_meeting_numbers(course, values["zoom_meeting_ids"])
+    except ValidationFailed as exc:
+        raise Conflict(str(exc)) from exc
+
+
+def _check_code_free(code: str, course_id: int | None = None) -> None:
+    query = select(Course.id).where(Course.code == code)
+    if course_id is not None:
+        query = query.where(Course.id != course_id)
+    if db.session.scalar(query):
+        raise Conflict(f"a course {code} exists already")
+
+
+def create_course(values: Mapping[str, Any], instructor: Instructor) -> Course:
+    """A new course from ``course_values``, taught by its creator (flushes; caller commits).
+
+    Instances already received for its meeting numbers are linked and generated.
+
+    :raises Conflict: when the code or a meeting number is taken (409; roll back).
+    """
+    _check_code_free(values["code"])
+    course = Course(code=values["code"])
+    db.session.add(course)
+    db.session.flush()
+    linked = _apply(course, values)
+    course.instructors.append(instructor)
+    regenerate_ended(set(linked))
+    return course
+
+
+def update_course(course: Course, values: Mapping[str, Any]) -> None:
+    """Change a course (flushes; caller commits); a new policy regenerates its meetings.
+
+    New meeting numbers link (and generate) their instances; a policy change
+    regenerates every ended meeting of the course (manual statuses stay).
+
+    :raises Conflict: when the code or a meeting number is taken (409; roll back).
+    """
+    if "code" in values:
+        _check_code_free(values["code"], course.id)
+    linked = _apply(course, values)
+    db.session.flush()
+    if set(values) & set(POLICY_LIMITS):
+        regenerate_course(course.id)
+    else:
+        regenerate_ended(set(linked))
