@@ -13,6 +13,7 @@ from attendance.auth import init_auth
 from attendance.database import configure_engine, engine_options
 from attendance.extensions import db, migrate, socketio
 from attendance.models.types import render_migration_type
+from attendance.realtime import init_realtime
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def register_extensions(app: Flask) -> None:
     app.extensions["attendance.state"] = {"last_validation_at": None}
     intake.init_app(app)
     init_auth(app)
+    init_realtime(app)
 
 
 def register_blueprints(app: Flask) -> None:

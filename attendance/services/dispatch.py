@@ -23,6 +23,7 @@ from attendance.extensions import db
 from attendance.models import EventStatus, Meeting, WebhookEvent
 from attendance.models.types import utcnow
 from attendance.zoom.events import ZoomEvent, parse_event
+from attendance.zoom.sightings import connection_key
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,25 @@ class ApplyContext:
 
     #: Ids of the meetings whose events this batch applied.
     touched: set[int] = field(default_factory=set)
+    #: What each applied event was about, for the live dashboard after the commit.
+    notices: list[Notice] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An applied event as the dashboard hears of it: name, meeting, connection."""
+
+    event: str
+    meeting_uuid: str
+    #: The participant's connection key (``participants.user_key``), if any.
+    connection_key: str | None = None
+
+
+#: Called with (outcomes, context, rows) after each batch commits: the live
+#: dashboard's emits. Never inside the transaction (SQLite under eventlet: an
+#: emit that yields mid-transaction stalls every other writer).
+AfterCommit = Callable[[Sequence["Outcome"], ApplyContext, Sequence[Any]], None]
+after_commit: list[AfterCommit] = []
 
 
 Handler = Callable[[ZoomEvent, ApplyContext], None]
@@ -105,6 +125,9 @@ def _run(row: Any, ctx: ApplyContext) -> EventStatus:
     if handler is None:
         return EventStatus.IGNORED
     handler(event, ctx)
+    if event.meeting is not None:
+        key = connection_key(event.participant) if event.participant else None
+        ctx.notices.append(Notice(event.name, event.meeting.uuid, key))
     return EventStatus.PROCESSED
 
 
@@ -130,6 +153,7 @@ def _apply_isolated(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
     outcomes: list[Outcome] = []
     touched: set[int] = set()
     dirty: set[int] = set()
+    notices: list[Notice] = []
     for row in rows:
         ctx = ApplyContext()
         try:
@@ -146,9 +170,12 @@ def _apply_isolated(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
             continue
         touched |= ctx.touched
         dirty |= ctx.sessions_dirty
+        notices += ctx.notices
         outcomes.append(Outcome(row.id, row.event, row.meeting_uuid, status))
     # Isolated events each bumped versions separately: the cache reloads fully.
-    return outcomes, ApplyContext(touched=touched, sessions_dirty=dirty)
+    return outcomes, ApplyContext(
+        touched=touched, sessions_dirty=dirty, notices=notices
+    )
 
 
 def _record(outcomes: Sequence[Outcome]) -> None:
@@ -198,7 +225,20 @@ def apply_queued(limit: int = 100) -> list[Outcome]:
     outcomes, ctx = _apply_rows(rows)
     _after_batch(ctx)
     db.session.commit()
+    _announce(outcomes, ctx, rows)
     return outcomes
+
+
+def _announce(
+    outcomes: Sequence[Outcome], ctx: ApplyContext, rows: Sequence[Any]
+) -> None:
+    """Run the after-commit listeners; what they break is logged, never raised."""
+    for listener in after_commit:
+        try:
+            listener(outcomes, ctx, rows)
+        except Exception:  # noqa: BLE001 - the events are committed; the emit is extra
+            log.exception("after-commit listener %r failed", listener)
+            db.session.rollback()
 
 
 def _after_batch(ctx: ApplyContext) -> None:
@@ -223,6 +263,7 @@ def apply_ids(ids: Iterable[int]) -> list[Outcome]:
     outcomes, ctx = _apply_rows(rows)
     _after_batch(ctx)
     db.session.commit()
+    _announce(outcomes, ctx, rows)
     return outcomes
 
 

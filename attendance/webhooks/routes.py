@@ -1,4 +1,4 @@
-"""``POST /api/zoom/webhook`` and ``GET /api/zoom/health`` (CONTRACT §2).
+"""``POST /api/zoom/webhook``, health and live participants (CONTRACT §2).
 
 One straight road: verify the signature over the raw bytes, parse, hand to the
 intake (which stores before anything else), answer.
@@ -11,13 +11,16 @@ import logging
 import time
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 
+from attendance.auth import api_login_required
 from attendance.errors import BadPayload, InvalidSignature, StorageUnavailable
 from attendance.intake import get_intake
 from attendance.models.types import utcnow
 from attendance.services.event_log import IncomingEvent
 from attendance.services.health import health_report
+from attendance.services.live import course_of_number, snapshot_for_number, teaches
 from attendance.zoom import signature
 from attendance.zoom.events import URL_VALIDATION
 
@@ -126,3 +129,17 @@ def health():
 @bp.errorhandler(BadRequest)
 def _bad_request(exc: BadRequest):
     return _error(400, "bad_request", exc.description or "bad request")
+
+
+@bp.get("/meeting/<meeting_number>/live-participants")
+@api_login_required
+def live_participants(meeting_number: str):
+    """The live room's snapshot of a meeting number of the caller's courses (else 404)."""
+    number = meeting_number.replace(" ", "")
+    if not number.isdigit() or not 9 <= len(number) <= 11:
+        return _error(404, "not_found", "no such meeting")
+    course_id = course_of_number(int(number))
+    if not teaches(current_user, course_id):
+        return _error(404, "not_found", "no such meeting")
+    snapshot = snapshot_for_number(int(number), course_id)
+    return jsonify(snapshot)

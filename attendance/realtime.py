@@ -1,0 +1,313 @@
+"""Socket.IO (CONTRACT §4): who may connect, the meeting rooms, and the one place that emits.
+
+Rooms: ``meeting:<zoom meeting number>`` for a live room, ``instructor:<id>``
+for each instructor's notifications, ``admins`` for the raw webhook feed. Every
+emit follows a commit (``dispatch.after_commit``), and every payload carries the
+participant's whole current state and the meeting's ``events_version``, so a
+client that missed or reordered messages is put right by the next one, or by
+the snapshot it reloads on reconnecting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, session
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, join_room, leave_room
+from sqlalchemy import select
+
+from attendance.extensions import db, socketio
+from attendance.models import EventStatus, Instructor, Meeting, Participant
+from attendance.models.types import iso, utcnow
+from attendance.services import dispatch
+from attendance.services.accounts import token_owner
+from attendance.services.live import (
+    LiveView,
+    course_of,
+    course_of_number,
+    instructor_ids,
+    live_view,
+    snapshot_for_number,
+    teaches,
+)
+
+log = logging.getLogger(__name__)
+
+ADMINS = "admins"
+_SESSION_KEY = "socket_instructor_id"
+
+#: Zoom event -> the room event of CONTRACT §4 (participant events first).
+ROOM_EVENTS = {
+    "meeting.participant_joined": "participantJoined",
+    "meeting.participant_jbh_joined": "participantJoined",
+    "meeting.participant_left": "participantLeft",
+    "meeting.participant_left_waiting_room": "participantLeft",
+    "meeting.participant_jbh_waiting_left": "participantLeft",
+    "meeting.participant_joined_waiting_room": "participantWaiting",
+    "meeting.participant_jbh_waiting": "participantWaiting",
+    "meeting.participant_admitted": "participantAdmitted",
+    "meeting.participant_put_in_waiting_room": "participantMovedToWaitingRoom",
+    "meeting.participant_joined_breakout_room": "participantStatusUpdate",
+    "meeting.participant_left_breakout_room": "participantStatusUpdate",
+    "meeting.participant_role_changed": "participantStatusUpdate",
+    "meeting.participant_updated": "participantStatusUpdate",
+    "meeting.sharing_started": "sharingStarted",
+    "meeting.sharing_ended": "sharingEnded",
+    "recording.started": "recordingStarted",
+    "recording.stopped": "recordingStopped",
+    "meeting.started": "meetingStarted",
+    "meeting.ended": "meetingEnded",
+}
+
+
+def meeting_room(number: int | str) -> str:
+    return f"meeting:{number}"
+
+
+def instructor_room(instructor_id: int) -> str:
+    return f"instructor:{instructor_id}"
+
+
+def init_realtime(app: Flask) -> None:
+    """Register the Socket.IO handlers and the after-commit emitter (once per process)."""
+    if publish not in dispatch.after_commit:
+        dispatch.after_commit.append(publish)
+    _ = app  # handlers live on the shared ``socketio`` instance
+
+
+# -- connections -------------------------------------------------------------
+
+
+def _caller(auth: Any) -> Instructor | None:
+    """The dashboard's signed-in instructor, or the owner of ``auth={"token"}``."""
+    if current_user.is_authenticated:
+        return db.session.get(Instructor, current_user.id)
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if isinstance(token, str):
+        return token_owner(token)
+    return None
+
+
+def _me() -> Instructor | None:
+    instructor_id = session.get(_SESSION_KEY)
+    return db.session.get(Instructor, instructor_id) if instructor_id else None
+
+
+@socketio.on("connect")
+def _connect(auth: Any = None) -> None:
+    person = _caller(auth)
+    if person is None:
+        raise ConnectionRefusedError("unauthorized: sign in or send auth={token}")
+    session[_SESSION_KEY] = person.id
+    join_room(instructor_room(person.id))
+    if person.is_admin:
+        join_room(ADMINS)
+
+
+def _meeting_number(data: Any) -> int | None:
+    value = data.get("meetingId") if isinstance(data, dict) else None
+    text = str(value).replace(" ", "") if isinstance(value, str | int) else ""
+    if isinstance(value, bool) or not text.isdigit() or not 9 <= len(text) <= 11:
+        return None
+    return int(text)
+
+
+@socketio.on("join-meeting")
+def _join_meeting(data: Any = None) -> dict[str, Any]:
+    """Join a meeting number's room; the ack is its snapshot (CONTRACT §4)."""
+    person = _me()
+    if person is None:
+        return {"ok": False, "error": "unauthorized"}
+    number = _meeting_number(data)
+    if number is None:
+        return {"ok": False, "error": "meetingId must be a Zoom meeting number"}
+    course_id = course_of_number(number)
+    # The same answer for "not yours" and "no such meeting", as the REST API's 404.
+    if not teaches(person, course_id):
+        return {"ok": False, "error": "no such meeting"}
+    join_room(meeting_room(number))
+    return {"ok": True, **snapshot_for_number(number, course_id)}
+
+
+@socketio.on("leave-meeting")
+def _leave_meeting(data: Any = None) -> dict[str, Any]:
+    number = _meeting_number(data)
+    if number is None:
+        return {"ok": False, "error": "meetingId must be a Zoom meeting number"}
+    leave_room(meeting_room(number))
+    return {"ok": True}
+
+
+# -- emitting ------------------------------------------------------------------
+
+
+def publish(
+    outcomes: Sequence[dispatch.Outcome],
+    ctx: dispatch.ApplyContext,
+    rows: Sequence[Any],
+) -> None:
+    """After a batch commits: room events, personal notifications, the admin feed."""
+    by_meeting: dict[str, list[dispatch.Notice]] = defaultdict(list)
+    for notice in ctx.notices:
+        by_meeting[notice.meeting_uuid].append(notice)
+    for meeting_uuid, notices in by_meeting.items():
+        meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == meeting_uuid))
+        if meeting is not None and meeting.zoom_meeting_id is not None:
+            _publish_meeting(meeting, notices)
+    _publish_admin_feed(outcomes, rows)
+    db.session.rollback()  # end the read transaction the lookups opened
+
+
+def _publish_meeting(meeting: Meeting, notices: list[dispatch.Notice]) -> None:
+    view = live_view(meeting)
+    keys = {n.connection_key for n in notices if n.connection_key}
+    connection_ids = dict(
+        db.session.execute(
+            select(Participant.user_key, Participant.id).where(
+                Participant.meeting_id == meeting.id, Participant.user_key.in_(keys)
+            )
+        ).all()
+        if keys
+        else []
+    )
+    number = str(meeting.zoom_meeting_id)
+    room = meeting_room(number)
+    teachers = instructor_ids(meeting.course_id)
+    now = iso(view.at)
+    for notice in notices:
+        name = ROOM_EVENTS.get(notice.event)
+        if name is None:
+            continue
+        participant = None
+        if notice.connection_key:
+            connection_id = connection_ids.get(notice.connection_key[:255])
+            participant = view.by_connection.get(connection_id)
+        payload = {
+            "meetingId": number,
+            "meetingUuid": meeting.uuid,
+            "participant": participant,
+            "statistics": view.statistics,
+            "ts": now,
+            "version": meeting.events_version,
+        }
+        socketio.emit(name, payload, to=room)
+        if participant is not None:
+            change = {
+                "meetingId": number,
+                "meetingUuid": meeting.uuid,
+                "event": name,
+                "participantId": participant["id"],
+                "name": participant["name"],
+                "status": participant["status"],
+                "studentId": participant["student_id"],
+                "ts": now,
+            }
+            for teacher in teachers:
+                socketio.emit("participantUpdate", change, to=instructor_room(teacher))
+        message = _notification(meeting, view, name, participant)
+        if message is not None:
+            kind, text = message
+            notify(teachers, kind, text, number)
+    # The batch touched an ended meeting: _after_batch regenerated its attendance.
+    if meeting.effective_end is not None and meeting.course_id is not None:
+        socketio.emit(
+            "attendanceGenerated",
+            {
+                "meetingId": number,
+                "meetingUuid": meeting.uuid,
+                "participant": None,
+                "statistics": view.statistics,
+                "ts": now,
+                "version": meeting.events_version,
+            },
+            to=room,
+        )
+
+
+def _notification(
+    meeting: Meeting, view: LiveView, name: str, participant: dict[str, Any] | None
+) -> tuple[str, str] | None:
+    """(kind, message) when an event deserves the instructor's attention."""
+    topic = meeting.topic or f"Meeting {meeting.zoom_meeting_id}"
+    if name == "meetingStarted":
+        return "meeting_started", f"{topic} started"
+    if name == "meetingEnded":
+        return "meeting_ended", f"{topic} ended; attendance is ready"
+    if participant is None:
+        return None
+    who = participant["name"] or "Someone"
+    if name == "participantWaiting" and participant["student_pk"] is None:
+        return "guest_waiting", f"{who} (not on the roster) is in the waiting room"
+    if (
+        name == "participantJoined"
+        and participant["student_pk"] is not None
+        and participant["sessions"] == 1
+        and _late(meeting, participant)
+    ):
+        return "late_join", f"{who} joined late"
+    return None
+
+
+def _late(meeting: Meeting, participant: dict[str, Any]) -> bool:
+    course = course_of(meeting)
+    if course is None or meeting.start_time is None or not participant["first_join"]:
+        return False
+    first = datetime.fromisoformat(participant["first_join"].replace("Z", "+00:00"))
+    return first > meeting.start_time + timedelta(minutes=course.late_after_minutes)
+
+
+def notify(
+    instructor_ids_: Sequence[int], kind: str, message: str, meeting_id: str | None
+) -> None:
+    """A ``notification`` to each instructor's own room."""
+    body = {
+        "id": uuid.uuid4().hex,
+        "kind": kind,
+        "message": message,
+        "meetingId": meeting_id,
+        "created_at": iso(utcnow()),
+    }
+    for instructor_id in instructor_ids_:
+        socketio.emit("notification", body, to=instructor_room(instructor_id))
+
+
+def _publish_admin_feed(
+    outcomes: Sequence[dispatch.Outcome], rows: Sequence[Any]
+) -> None:
+    """Every applied event to the admins, and a notification for each failure."""
+    status = {o.id: o for o in outcomes}
+    for row in rows:
+        outcome = status.get(row.id)
+        try:
+            body = json.loads(row.body)
+        except ValueError:
+            body = None
+        socketio.emit(
+            "zoomWebhook",
+            {
+                "id": row.id,
+                "event": row.event,
+                "status": outcome.status.value if outcome else None,
+                "payload": body,
+            },
+            to=ADMINS,
+        )
+        if outcome is not None and outcome.status is EventStatus.FAILED:
+            socketio.emit(
+                "notification",
+                {
+                    "id": uuid.uuid4().hex,
+                    "kind": "event_failed",
+                    "message": f"event {row.id} ({row.event}) failed: {outcome.error}",
+                    "meetingId": None,
+                    "created_at": iso(utcnow()),
+                },
+                to=ADMINS,
+            )

@@ -1,0 +1,241 @@
+"""What the live room shows: a meeting's participants now, and its statistics.
+
+One service serves the Socket.IO ``join-meeting`` snapshot, the events emitted
+after each batch, and ``GET /api/zoom/meeting/<id>/live-participants``, so the
+three can never disagree. Participants are persons (connections merged, CONTRACT
+§5.2) as ``core.compute`` derives them, with attended time as of now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from attendance.core.model import MeetingResult, Person, Presence
+from attendance.extensions import db
+from attendance.models import (
+    Course,
+    Meeting,
+    ParticipantEvent,
+    Student,
+    course_instructors,
+)
+from attendance.models.meeting import MeetingStatus
+from attendance.models.types import EPOCH, from_micros, iso, utcnow
+from attendance.services.attendance import compute
+from attendance.services.courses import course_for_meeting_number
+from attendance.services.reports import meeting_json
+
+
+@dataclass(slots=True)
+class LiveView:
+    """A meeting's participants (by connection pk, for event lookups) and statistics."""
+
+    meeting: Meeting
+    participants: list[dict[str, Any]]
+    by_connection: dict[int, dict[str, Any]]
+    statistics: dict[str, int]
+    at: datetime
+    roster: list[dict[str, Any]]
+
+    def snapshot(self) -> dict[str, Any]:
+        """The shape of ``join-meeting``'s ack and of the live-participants answer."""
+        return {
+            "meeting": meeting_json(self.meeting),
+            "participants": self.participants,
+            "statistics": self.statistics,
+            "roster": self.roster,
+            "version": self.meeting.events_version,
+            "ts": iso(self.at),
+        }
+
+
+def latest_instance(zoom_meeting_id: int) -> Meeting | None:
+    """The live instance of a meeting number, else its latest one (None before the first)."""
+    return db.session.scalar(
+        select(Meeting)
+        .where(Meeting.zoom_meeting_id == zoom_meeting_id)
+        .order_by(
+            case((Meeting.status == MeetingStatus.LIVE, 0), else_=1),
+            Meeting.start_time.desc(),
+            Meeting.id.desc(),
+        )
+        .limit(1)
+    )
+
+
+def teaches(instructor: Any, course_id: int | None) -> bool:
+    """Whether ``instructor`` may watch meetings of ``course_id`` (admins: any course)."""
+    if course_id is None:
+        return bool(instructor.is_admin)
+    if instructor.is_admin:
+        return True
+    return (
+        db.session.scalar(
+            select(course_instructors.c.course_id).where(
+                course_instructors.c.course_id == course_id,
+                course_instructors.c.instructor_id == instructor.id,
+            )
+        )
+        is not None
+    )
+
+
+def instructor_ids(course_id: int | None) -> list[int]:
+    """Who teaches the course (their personal rooms receive its notifications)."""
+    if course_id is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(course_instructors.c.instructor_id).where(
+                course_instructors.c.course_id == course_id
+            )
+        )
+    )
+
+
+def course_of_number(number: int) -> int | None:
+    """The course a meeting number belongs to (or its instances were linked to)."""
+    course_id = course_for_meeting_number(number)
+    if course_id is None:
+        course_id = db.session.scalar(
+            select(Meeting.course_id)
+            .where(Meeting.zoom_meeting_id == number, Meeting.course_id.is_not(None))
+            .limit(1)
+        )
+    return course_id
+
+
+def course_of(meeting: Meeting) -> Course | None:
+    return db.session.get(Course, meeting.course_id) if meeting.course_id else None
+
+
+def live_view(meeting: Meeting, now: datetime | None = None) -> LiveView:
+    """Everyone seen in ``meeting`` with where they are now, and the counts above the room."""
+    now = max(now or utcnow(), _latest_event_time(meeting))
+    result = compute(meeting, now)
+    roster = roster_json(meeting.course_id)
+    student_ids = {s["student_pk"]: s["student_id"] for s in roster}
+    participants = [participant_json(p, student_ids) for p in result.persons]
+    by_connection = {
+        pk: item
+        for person, item in zip(result.persons, participants, strict=True)
+        for pk in person.connection_pks
+    }
+    return LiveView(
+        meeting,
+        participants,
+        by_connection,
+        statistics(result, len(roster)),
+        now,
+        roster,
+    )
+
+
+def _latest_event_time(meeting: Meeting) -> datetime:
+    """Just after the newest participant event's own time: "now" is never earlier.
+
+    Zoom's clock may run ahead of ours; clipping a live meeting at our now would
+    hide the connections it reported last (an interval that opened at "now" is
+    empty, so "now" is one microsecond later: attended seconds are unchanged).
+    """
+    latest = db.session.scalar(
+        select(func.max(ParticipantEvent.at_us)).where(
+            ParticipantEvent.meeting_id == meeting.id
+        )
+    )
+    return from_micros(latest + 1) if latest is not None else EPOCH
+
+
+def roster_json(course_id: int | None) -> list[dict[str, Any]]:
+    """The course's students, by name: the live room lists those not seen yet."""
+    if course_id is None:
+        return []
+    rows = db.session.execute(
+        select(Student.id, Student.student_id, Student.first_name, Student.last_name)
+        .where(Student.course_id == course_id)
+        .order_by(Student.last_name, Student.first_name, Student.student_id)
+    )
+    return [
+        {"student_pk": pk, "student_id": sid, "first_name": first, "last_name": last}
+        for pk, sid, first, last in rows
+    ]
+
+
+def participant_json(person: Person, student_ids: dict[int, str]) -> dict[str, Any]:
+    """A Participant (CONTRACT §4)."""
+    return {
+        "id": person.pk,
+        "name": person.name,
+        "email": person.email,
+        "student_pk": person.student_pk,
+        "student_id": student_ids.get(person.student_pk)
+        if person.student_pk is not None
+        else None,
+        "role": person.role,
+        "status": person.presence.value,
+        "first_join": iso(person.first_join),
+        "last_leave": iso(person.last_leave),
+        "attended_seconds": person.attended_seconds,
+        "sessions": person.sessions,
+        "audio": person.audio,
+        "video": person.video,
+        "sharing": person.sharing,
+        "in_breakout_room": person.in_breakout_room,
+        "matched_by": person.matched_by.value if person.matched_by else None,
+    }
+
+
+def statistics(result: MeetingResult, roster_size: int) -> dict[str, int]:
+    """Counts for the top of the live room; the host is not counted."""
+    people = [p for p in result.persons if not p.is_host]
+    where = [p.presence for p in people]
+    present = {
+        p.student_pk
+        for p in people
+        if p.student_pk is not None and p.presence is Presence.IN_MEETING
+    }
+    seen = {p.student_pk for p in people if p.student_pk is not None}
+    return {
+        "total": len(people),
+        "in_meeting": where.count(Presence.IN_MEETING),
+        "in_waiting_room": where.count(Presence.IN_WAITING_ROOM),
+        "left": where.count(Presence.LEFT),
+        "students_present": len(present),
+        "guests": sum(1 for p in people if p.student_pk is None),
+        "roster_size": roster_size,
+        "absent_so_far": roster_size - len(seen),
+    }
+
+
+def empty_statistics(roster_size: int) -> dict[str, int]:
+    """The counts before a meeting number's first instance."""
+    return {
+        "total": 0,
+        "in_meeting": 0,
+        "in_waiting_room": 0,
+        "left": 0,
+        "students_present": 0,
+        "guests": 0,
+        "roster_size": roster_size,
+        "absent_so_far": roster_size,
+    }
+
+
+def snapshot_for_number(zoom_meeting_id: int, course_id: int | None) -> dict[str, Any]:
+    """The live room's snapshot of a meeting number: its current or latest instance."""
+    meeting = latest_instance(zoom_meeting_id)
+    if meeting is None:
+        roster = roster_json(course_id)
+        return {
+            "meeting": None,
+            "participants": [],
+            "statistics": empty_statistics(len(roster)),
+            "roster": roster,
+            "version": 0,
+            "ts": iso(utcnow()),
+        }
+    return live_view(meeting).snapshot()
