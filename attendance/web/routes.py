@@ -1,20 +1,28 @@
-"""Sign-in, sign-out and the instructor's home page."""
+"""The dashboard blueprint: sign-in and sign-out, error pages, template filters."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from attendance.auth import safe_next
 from attendance.errors import InvalidCredentials, RateLimited
-from attendance.extensions import db
-from attendance.models import Meeting
 from attendance.services.accounts import authenticate
-from attendance.services.courses import visible_courses
+from attendance.web import filters
 from attendance.web.forms import LoginForm
 
 bp = Blueprint("web", __name__)
+filters.register(bp)
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+@bp.errorhandler(413)
+def _error_page(exc: HTTPException):
+    """The dashboard's own 4xx pages: what went wrong, and a way back."""
+    return render_template("error.html", error=exc), exc.code
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -51,22 +59,3 @@ def logout():
     """Sign out (a POST with the CSRF token, so no page can sign you out)."""
     logout_user()
     return redirect(url_for("web.login"))
-
-
-@bp.get("/")
-@login_required
-def home():
-    """The instructor's courses and their latest meetings."""
-    courses = db.session.scalars(visible_courses(current_user)).all()
-    ids = [c.id for c in courses]
-    meetings = (
-        db.session.scalars(
-            select(Meeting)
-            .where(Meeting.course_id.in_(ids))
-            .order_by(Meeting.status.desc(), Meeting.start_time.desc())
-            .limit(20)
-        ).all()
-        if ids
-        else []
-    )
-    return render_template("home.html", courses=courses, meetings=meetings)

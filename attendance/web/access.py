@@ -1,0 +1,55 @@
+"""Who may see which page: course scoping (404) and admin-only pages (403)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from attendance.extensions import db
+from attendance.models import Course, Meeting
+from attendance.services.courses import visible_courses
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Signed in (else the login page) and an admin (else 403)."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            abort(403, description="Only an administrator may open this page.")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def course_or_404(course_id: int) -> Course:
+    """A course the caller teaches (any for an admin); 404 alike for "not yours" and "none"."""
+    course = db.session.scalar(
+        visible_courses(current_user).where(Course.id == course_id)
+    )
+    if course is None:
+        abort(404, description="There is no such course, or you do not teach it.")
+    return course
+
+
+def visible_course_ids() -> Any:
+    """A subquery of the ids of the caller's courses."""
+    return visible_courses(current_user).with_only_columns(Course.id)
+
+
+def meeting_or_404(meeting_id: int) -> Meeting:
+    """A meeting of one of the caller's courses, else 404."""
+    meeting = db.session.scalar(
+        select(Meeting).where(
+            Meeting.id == meeting_id, Meeting.course_id.in_(visible_course_ids())
+        )
+    )
+    if meeting is None:
+        abort(404, description="There is no such meeting in your courses.")
+    return meeting

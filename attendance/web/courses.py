@@ -1,0 +1,170 @@
+"""Course pages: the home list, creating a course, a course's roster, settings and term."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from attendance.errors import Conflict, ValidationFailed
+from attendance.extensions import db
+from attendance.models import Course, Instructor
+from attendance.services import courses as course_service
+from attendance.services.attendance import regenerate_course
+from attendance.services.course_report import summaries
+from attendance.services.roster import (
+    REQUIRED_COLUMNS,
+    ImportReport,
+    RosterFormatError,
+    import_rows,
+    read_csv,
+)
+from attendance.web import queries
+from attendance.web.access import course_or_404
+from attendance.web.forms import CourseCreateForm, CourseSettingsForm, RosterUploadForm
+from attendance.web.routes import bp
+
+#: Same limit as the API's roster upload: ~100,000 rows.
+ROSTER_MAX_BYTES = 8 * 1024 * 1024
+
+
+@bp.get("/")
+@login_required
+def home():
+    """The caller's courses as cards; admins can create one."""
+    return _home(CourseCreateForm() if current_user.is_admin else None)
+
+
+def _home(form: CourseCreateForm | None, status: int = 200):
+    courses = db.session.scalars(course_service.visible_courses(current_user)).all()
+    return render_template(
+        "home.html", cards=queries.course_cards(courses), form=form
+    ), status
+
+
+@bp.post("/courses")
+@login_required
+def create_course():
+    """Create a course (admins); its creator teaches it."""
+    if not current_user.is_admin:
+        abort(403, description="Only an administrator may create courses.")
+    form = CourseCreateForm()
+    if not form.validate_on_submit():
+        return _home(form, 422)
+    try:
+        values = course_service.course_values(form.values(), creating=True)
+        course = course_service.create_course(
+            values, db.session.get(Instructor, current_user.id)
+        )
+    except Conflict as exc:
+        db.session.rollback()
+        form.form_errors.append(_sentence(exc))
+        return _home(form, 409)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        form.form_errors.append(_sentence(exc))
+        return _home(form, 422)
+    db.session.commit()
+    flash(f"Created {course.code}. Upload its roster next.", "success")
+    return redirect(url_for("web.course", course_id=course.id))
+
+
+def _sentence(exc: Exception) -> str:
+    """A service message as a sentence for the page ("a course X exists already.")."""
+    text = str(exc).strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
+def _settings_form(course: Course) -> CourseSettingsForm:
+    form = CourseSettingsForm(
+        data={
+            "title": course.title,
+            "timezone": course.timezone,
+            "meeting_numbers": "\n".join(
+                str(n.zoom_meeting_id) for n in course.meeting_numbers
+            ),
+            "late_after_minutes": course.late_after_minutes,
+            "left_early_minutes": course.left_early_minutes,
+            "min_attendance_percent": course.min_attendance_percent,
+        }
+    )
+    return form
+
+
+def _course_page(
+    course: Course,
+    *,
+    settings: CourseSettingsForm | None = None,
+    upload: RosterUploadForm | None = None,
+    report: ImportReport | None = None,
+    status: int = 200,
+):
+    chart = queries.course_chart(course)
+    return render_template(
+        "course.html",
+        course=course,
+        chart=chart,
+        totals=queries.term_counts(chart),
+        rate=queries.attendance_rate(queries.term_counts(chart)),
+        summaries=list(summaries(course)),
+        students=queries.roster(course),
+        meetings=queries.course_meetings(course),
+        settings=settings or _settings_form(course),
+        upload=upload or RosterUploadForm(formdata=None),
+        report=report,
+        columns=REQUIRED_COLUMNS,
+    ), status
+
+
+@bp.get("/courses/<int:course_id>")
+@login_required
+def course(course_id: int):
+    """A course: term chart, per-student summary, roster, meetings and settings."""
+    return _course_page(course_or_404(course_id))
+
+
+@bp.post("/courses/<int:course_id>/settings")
+@login_required
+def course_settings(course_id: int):
+    """Save title, time zone, meeting numbers and policy; regenerate ended meetings."""
+    course = course_or_404(course_id)
+    form = CourseSettingsForm()
+    if not form.validate_on_submit():
+        return _course_page(course, settings=form, status=422)
+    try:
+        values = course_service.course_values(form.values(), creating=False)
+        course_service.update_course(course, values)
+    except Conflict as exc:
+        db.session.rollback()
+        form.form_errors.append(_sentence(exc))
+        return _course_page(course_or_404(course_id), settings=form, status=409)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        form.form_errors.append(_sentence(exc))
+        return _course_page(course_or_404(course_id), settings=form, status=422)
+    db.session.commit()
+    flash("Settings saved. Attendance of past meetings was recomputed.", "success")
+    return redirect(url_for("web.course", course_id=course.id, _anchor="settings"))
+
+
+@bp.post("/courses/<int:course_id>/roster")
+@login_required
+def upload_roster(course_id: int):
+    """Upsert the roster from a CSV; show what was created, updated and rejected."""
+    course = course_or_404(course_id)
+    # Before the form reads the body: a roster may be larger than other requests.
+    request.max_content_length = ROSTER_MAX_BYTES
+    form = RosterUploadForm()
+    if not form.validate_on_submit():
+        return _course_page(course, upload=form, status=422)
+    try:
+        rows = read_csv(form.file.data.read())
+    except RosterFormatError as exc:
+        form.file.errors = [f"This file cannot be read as a roster: {exc}."]
+        return _course_page(course, upload=form, status=400)
+    report = import_rows(course, rows)
+    regenerate_course(course.id)
+    db.session.commit()
+    status = 422 if report.errors and not (report.created or report.updated) else 200
+    return _course_page(
+        course, upload=RosterUploadForm(formdata=None), report=report, status=status
+    )

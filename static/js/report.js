@@ -1,0 +1,211 @@
+// The meeting report: status filter chips, manual overrides, guest matching, the timeline.
+import { api, ApiError } from "./api.js";
+import { duration } from "./dom.js";
+import { palette, readJson, setDefaults } from "./charts.js";
+
+const root = document.getElementById("report");
+const meetingId = root?.dataset.meetingId;
+const table = document.getElementById("records");
+const rows = table ? [...table.tBodies[0].rows] : [];
+let activeFilter = "";
+
+const statusClass = (status) => status.toLowerCase().replaceAll(" ", "-");
+const problem = (error) =>
+  error instanceof ApiError ? error.message : "The server could not be reached; try again.";
+
+// -- filter chips ---------------------------------------------------------------------
+function applyFilter() {
+  let shown = 0;
+  for (const row of rows) {
+    const visible = !activeFilter || row.dataset.status === activeFilter;
+    row.hidden = !visible;
+    shown += visible;
+  }
+  const none = document.querySelector(".empty-filter");
+  if (none) none.hidden = shown > 0;
+}
+
+for (const chip of document.querySelectorAll(".chip[data-filter]")) {
+  chip.addEventListener("click", () => {
+    activeFilter = chip.dataset.filter;
+    for (const other of document.querySelectorAll(".chip[data-filter]")) {
+      other.setAttribute("aria-pressed", String(other === chip));
+    }
+    applyFilter();
+  });
+}
+
+function recount() {
+  const counts = {};
+  for (const row of rows) counts[row.dataset.status] = (counts[row.dataset.status] ?? 0) + 1;
+  for (const node of document.querySelectorAll("[data-count], [data-chip-count]")) {
+    const status = node.dataset.count ?? node.dataset.chipCount;
+    node.textContent = String(counts[status] ?? 0);
+  }
+}
+
+// -- manual overrides -----------------------------------------------------------------
+function showRecord(row, record) {
+  row.dataset.status = record.status;
+  const pill = row.querySelector(".status-cell .pill");
+  pill.className = `pill ${statusClass(record.status)}`;
+  pill.textContent = record.status;
+  row.querySelector(".tag.manual").hidden = record.source !== "manual";
+  const note = row.querySelector(".note");
+  note.textContent = record.note ?? "";
+  note.hidden = !record.note;
+  const bar = row.querySelector("progress.rate");
+  if (bar) bar.className = `rate ${statusClass(record.status)}`;
+}
+
+for (const form of document.querySelectorAll(".override-form")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const row = form.closest("tr");
+    const error = form.querySelector(".form-error");
+    const button = form.querySelector("button[type=submit]");
+    const status = form.elements.status.value || null;
+    const note = form.elements.note.value.trim() || null;
+    button.disabled = true;
+    error.hidden = true;
+    try {
+      const record = await api(
+        "PATCH",
+        `/api/v1/meetings/${meetingId}/attendance/${form.dataset.studentPk}`,
+        { status, note },
+      );
+      showRecord(row, record);
+      form.closest("details").open = false;
+      recount();
+      applyFilter();
+    } catch (e) {
+      error.textContent = problem(e);
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// -- guest matching -------------------------------------------------------------------
+async function match(card, studentPk, label) {
+  const error = card.querySelector(".form-error");
+  const remember = card.querySelector("input[name=remember]").checked;
+  const name = card.querySelector(".guest-name").firstChild.textContent.trim();
+  for (const b of card.querySelectorAll("button")) b.disabled = true;
+  error.hidden = true;
+  try {
+    await api("POST", `/api/v1/meetings/${meetingId}/participants/${card.dataset.participantPk}/match`, {
+      student_id: studentPk,
+      remember,
+    });
+    const later = remember ? " Later meetings will match them automatically." : "";
+    sessionStorage.setItem("flash", JSON.stringify({ kind: "success", text: `Matched “${name}” to ${label}.${later}` }));
+    window.location.reload();
+  } catch (e) {
+    error.textContent = problem(e);
+    error.hidden = false;
+    for (const b of card.querySelectorAll("button")) b.disabled = false;
+  }
+}
+
+for (const card of document.querySelectorAll(".guest[data-participant-pk]")) {
+  for (const button of card.querySelectorAll("button.suggestion")) {
+    const label = button.firstChild.textContent.replace(/^Match to /, "").trim();
+    button.addEventListener("click", () => match(card, Number(button.dataset.studentPk), label));
+  }
+  const form = card.querySelector(".match-form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const select = form.elements.student;
+    if (!select.value) {
+      select.focus();
+      return;
+    }
+    match(card, Number(select.value), select.selectedOptions[0].textContent);
+  });
+}
+
+// -- timeline -------------------------------------------------------------------------
+const timeline = readJson("timeline-data");
+const canvas = document.getElementById("timeline");
+if (timeline && canvas && window.Chart) {
+  setDefaults(window.Chart);
+  const start = new Date(timeline.startIso).getTime();
+  const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", timeZone: timeline.tz });
+  const at = (minutes) => clock.format(new Date(start + minutes * 60000));
+  const labels = timeline.rows.map((r) => r.label);
+  const groups = new Map();
+  const breakout = [];
+  for (const row of timeline.rows) {
+    for (const [from, to, kind] of row.spans) {
+      const point = { x: [from, to], y: row.label, group: row.group };
+      if (kind === "breakout") breakout.push(point);
+      else {
+        if (!groups.has(row.group)) groups.set(row.group, []);
+        groups.get(row.group).push(point);
+      }
+    }
+  }
+  const order = ["Present", "Late", "Left Early", "Absent", "Excused", "Guest", "Host"];
+  const datasets = [...groups.entries()]
+    .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
+    .map(([group, data]) => ({
+      label: group,
+      data,
+      backgroundColor: palette[group] ?? palette.Guest,
+      borderRadius: 3,
+      borderSkipped: false,
+      grouped: false,
+      barPercentage: 0.8,
+      categoryPercentage: 1,
+    }));
+  if (breakout.length) {
+    datasets.push({
+      label: "Breakout room",
+      data: breakout,
+      backgroundColor: "rgba(255,255,255,0.55)",
+      borderColor: "rgba(15,23,42,0.35)",
+      borderWidth: 1,
+      borderRadius: 2,
+      borderSkipped: false,
+      grouped: false,
+      barPercentage: 0.35,
+      categoryPercentage: 1,
+    });
+  }
+  canvas.parentElement.style.height = `${Math.max(160, labels.length * 24 + 80)}px`;
+  new window.Chart(canvas, {
+    type: "bar",
+    data: { labels, datasets },
+    options: {
+      indexAxis: "y",
+      maintainAspectRatio: false,
+      parsing: { xAxisKey: "x", yAxisKey: "y" },
+      scales: {
+        x: {
+          type: "linear",
+          min: 0,
+          max: timeline.minutes,
+          position: "top",
+          ticks: { callback: (value) => at(value), maxTicksLimit: 12 },
+          grid: { color: "rgba(15,23,42,0.06)" },
+        },
+        y: { type: "category", grid: { display: false }, ticks: { autoSkip: false } },
+      },
+      plugins: {
+        legend: { position: "bottom" },
+        tooltip: {
+          callbacks: {
+            title: (items) => items[0]?.raw.y ?? "",
+            label: (item) => {
+              const [from, to] = item.raw.x;
+              const where = item.dataset.label === "Breakout room" ? "Breakout room" : item.raw.group;
+              return ` ${where}: ${at(from)}–${at(to)} (${duration((to - from) * 60)})`;
+            },
+          },
+        },
+      },
+    },
+  });
+}
