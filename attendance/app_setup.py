@@ -46,6 +46,9 @@ def register_extensions(app: Flask) -> None:
         directory=str(Path(app.root_path).parent / "migrations"),
         render_item=render_migration_type,
     )
+    # Flask-SocketIO keeps the message-queue manager of an earlier init_app in its
+    # options and reuses it when the next app has no queue: forget it first.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
