@@ -1,0 +1,179 @@
+"""The live room in headless Chromium against a real ``python app.py`` (eventlet).
+
+Webhooks go to the server the way Zoom sends them; the page must show each
+change within a second, keep display names as text, and reload its snapshot
+when the connection comes back.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.browser import Api, login, screenshot, send_webhook, wait_until
+from tests.engine_support import NUMBER, participant_event, started
+
+XSS = "<img src=x onerror=alert(1)>"
+ROSTER = [
+    {
+        "student_id": f"S{n}",
+        "first_name": first,
+        "last_name": last,
+        "email": f"{first.lower()}@uni.edu",
+    }
+    for n, (first, last) in enumerate(
+        [
+            ("Ana", "Díaz"),
+            ("Ben", "Okafor"),
+            ("Chen", "Wei"),
+            ("Dana", "Smith"),
+            ("Eli", "Cohen"),
+        ],
+        start=1,
+    )
+]
+UUID = "live-room-test=="
+
+
+@pytest.fixture(scope="module")
+def room(live_server):
+    api = Api.sign_in(live_server)
+    course = api.post(
+        "/courses",
+        {"code": "LIVE-1", "title": "Live Biology", "zoom_meeting_ids": [str(NUMBER)]},
+    )
+    api.post(f"/courses/{course['id']}/students", ROSTER)
+    yield live_server, api
+    api.close()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _event(
+    name: str, kind: str, user_id: str, user_name: str, email: str = "", at=None
+):
+    return participant_event(
+        name,
+        kind,
+        at or _now(),
+        user_id=user_id,
+        user_name=user_name,
+        email=email,
+        uuid=UUID,
+    )
+
+
+def _row(page, name: str, group: str):
+    return page.locator(f"#list-{group} li.person").filter(has_text=name)
+
+
+def _timed(page, server, event, locator) -> float:
+    """Seconds from the webhook's answer until ``locator`` is visible in the page."""
+    assert send_webhook(server, event) == 200
+    answered = time.monotonic()
+    locator.wait_for(state="visible", timeout=5000)
+    return time.monotonic() - answered
+
+
+def test_live_room_shows_the_class_as_it_happens(room, page, console):
+    server, api = room
+    assert send_webhook(server, started(UUID, _now() - timedelta(minutes=5))) == 200
+    login(page, server)
+    page.goto(f"{server.url}/live/{NUMBER}")
+    page.wait_for_selector("#live[data-ready=true]")
+    assert page.locator("#conn").get_attribute("data-state") == "live"
+    assert page.locator("[data-stat=roster_size]").inner_text() == "5"
+
+    # A student joins: in the meeting within a second, matched, counted.
+    took = _timed(
+        page,
+        server,
+        _event(
+            "meeting.participant_joined", "joined", "101", "Ana Díaz", "ana@uni.edu"
+        ),
+        _row(page, "Ana Díaz", "in_meeting"),
+    )
+    assert took < 1.0, took
+    assert "S1" in _row(page, "Ana Díaz", "in_meeting").inner_text()
+    wait_until(lambda: page.locator("[data-stat=students_present]").inner_text() == "1")
+    assert page.locator("#list-unseen li").count() == 4
+
+    # A guest with a hostile name waits, is admitted, leaves: shown as text throughout.
+    took = _timed(
+        page,
+        server,
+        _event("meeting.participant_joined_waiting_room", "waiting", "202", XSS),
+        _row(page, XSS, "in_waiting_room"),
+    )
+    assert took < 1.0, took
+    assert page.locator("#live img").count() == 0
+    for name, kind in (
+        ("meeting.participant_admitted", "admitted"),
+        ("meeting.participant_joined", "joined"),
+    ):
+        assert send_webhook(server, _event(name, kind, "202", XSS)) == 200
+    _row(page, XSS, "in_meeting").wait_for(timeout=2000)
+    assert "Guest" in _row(page, XSS, "in_meeting").inner_text()
+    took = _timed(
+        page,
+        server,
+        _event("meeting.participant_left", "left", "202", XSS),
+        _row(page, XSS, "left"),
+    )
+    assert took < 1.0, took
+    assert _row(page, XSS, "in_meeting").count() == 0
+    screenshot(page, "live-room")
+
+    # Time attended ticks while Ana is in the meeting.
+    before = _row(page, "Ana Díaz", "in_meeting").locator(".person-time").inner_text()
+    page.wait_for_timeout(2100)
+    after = _row(page, "Ana Díaz", "in_meeting").locator(".person-time").inner_text()
+    assert before != after
+
+    # Events missed while offline are there after reconnecting (the snapshot reloads).
+    page.context.set_offline(True)
+    wait_until(lambda: page.locator("#conn").get_attribute("data-state") == "lost", 15)
+    assert (
+        send_webhook(
+            server,
+            _event(
+                "meeting.participant_joined",
+                "joined",
+                "103",
+                "Ben Okafor",
+                "ben@uni.edu",
+            ),
+        )
+        == 200
+    )
+    page.context.set_offline(False)
+    _row(page, "Ben Okafor", "in_meeting").wait_for(timeout=15000)
+    assert page.locator("#conn").get_attribute("data-state") == "live"
+    assert dialogs_and_errors_clean(console)
+
+
+def dialogs_and_errors_clean(console) -> bool:
+    # Going offline on purpose logs the websocket's failed reconnects; nothing else may.
+    errors = [
+        e
+        for e in console.errors
+        if "WebSocket" not in e and "ERR_INTERNET_DISCONNECTED" not in e
+    ]
+    assert errors == [], errors
+    assert console.dialogs == []
+    return True
+
+
+def test_live_room_is_404_for_other_instructors(room, page):
+    server, api = room
+    api.post(
+        "/instructors",
+        {"email": "other@uni.edu", "name": "Other", "password": "other-password"},
+    )
+    login(page, server, "other@uni.edu", "other-password")
+    response = page.goto(f"{server.url}/live/{NUMBER}")
+    assert response.status == 404
