@@ -28,13 +28,7 @@ def pair(server_factory):
 def _client(server, token: str, received: list):
     client = socketio.Client(reconnection=False)
     for name in ("participantJoined", "meetingStarted", "notification"):
-        client.on(
-            name,
-            lambda payload, name=name: (
-                received.append((name, payload)),
-                arrived.set(),
-            ),
-        )
+        client.on(name, lambda payload, name=name: received.append((name, payload)))
     client.connect(
         server.url, auth={"token": token}, transports=["websocket"], wait_timeout=10
     )
