@@ -147,3 +147,52 @@ class ZoomSender:
 @pytest.fixture
 def zoom(client) -> ZoomSender:
     return ZoomSender(client)
+
+
+# -- browser tests: real server processes and headless Chromium (tests/browser.py) --------
+
+
+@pytest.fixture(scope="module")
+def server_factory(tmp_path_factory):
+    """Starts ``python app.py`` processes for this module; stops them all after it."""
+    from tests.browser import ServerFactory
+
+    factory = ServerFactory(tmp_path_factory.mktemp("servers"))
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def live_server(server_factory):
+    """One server on a fresh SQLite database, shared by the module's tests."""
+    return server_factory.start()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium for the session (skips without it; fails under CI)."""
+    from tests.browser import chromium
+
+    with chromium() as instance:
+        yield instance
+
+
+@pytest.fixture
+def console():
+    """Console errors, uncaught exceptions and dialogs of ``page``."""
+    from tests.browser import Console
+
+    return Console()
+
+
+@pytest.fixture
+def page(browser, console):
+    """A fresh browser context and page (1280 wide, downloads allowed), watched by console."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, accept_downloads=True
+    )
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    console.watch(tab)
+    yield tab
+    context.close()
