@@ -74,6 +74,10 @@ def _sentence(exc: Exception) -> str:
     return (text[:1].upper() + text[1:]).rstrip(".") + "."
 
 
+def _plain(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
 def _settings_form(course: Course) -> CourseSettingsForm:
     form = CourseSettingsForm(
         data={
@@ -84,7 +88,8 @@ def _settings_form(course: Course) -> CourseSettingsForm:
             ),
             "late_after_minutes": course.late_after_minutes,
             "left_early_minutes": course.left_early_minutes,
-            "min_attendance_percent": course.min_attendance_percent,
+            # 50.0 reads as "50" in the form; 62.5 stays.
+            "min_attendance_percent": _plain(course.min_attendance_percent),
         }
     )
     return form

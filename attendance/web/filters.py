@@ -20,7 +20,11 @@ def _zone(name: str | None) -> ZoneInfo:
 def local(
     value: datetime | str | None, zone: str | None = None, fmt: str = "datetime"
 ) -> str:
-    """An aware UTC time (or ISO text) in the course's zone: ``datetime``, ``date``, ``time``."""
+    """An aware UTC time (or ISO text) in the course's zone, as ``fmt`` says.
+
+    ``datetime`` "23 Nov 2026, 10:00", ``date`` "Mon 23 Nov 2026", ``day``
+    "23 Nov 2026", ``time`` "10:00".
+    """
     if not value:
         return "—"
     if isinstance(value, str):
@@ -28,6 +32,8 @@ def local(
     at = value.astimezone(_zone(zone))
     if fmt == "date":
         return f"{at:%a %d %b %Y}"
+    if fmt == "day":
+        return f"{at:%d %b %Y}"
     if fmt == "time":
         return f"{at:%H:%M}"
     return f"{at:%d %b %Y, %H:%M}"
@@ -55,6 +61,14 @@ def percent(value: float | None) -> str:
     return f"{text}%"
 
 
+def zoom_number(value: int | str | None) -> str:
+    """A meeting number grouped as Zoom shows it: ``847 1263 9219``."""
+    digits = str(value or "")
+    if not digits.isdigit() or len(digits) < 9:
+        return digits
+    return f"{digits[:3]} {digits[3:-4]} {digits[-4:]}"
+
+
 def status_class(status: str | None) -> str:
     """The CSS modifier of a status pill: ``Left Early`` -> ``left-early``."""
     return (status or "none").lower().replace(" ", "-")
@@ -66,4 +80,5 @@ def register(bp: Blueprint) -> None:
     bp.add_app_template_filter(duration, "duration")
     bp.add_app_template_filter(percent, "percent")
     bp.add_app_template_filter(status_class, "status_class")
+    bp.add_app_template_filter(zoom_number, "zoom_number")
     bp.add_app_template_filter(iso, "iso")

@@ -118,16 +118,17 @@ def course_chart(course: Course) -> dict[str, Any]:
         ):
             if status in series:
                 series[status][index[meeting_id]] = count
+    # A list, not a mapping: tojson sorts keys, and the legend follows STATUSES.
     return {
         "labels": meeting_labels(meetings, course_zone(course)),
         "meetingIds": [m.id for m in meetings],
-        "series": series,
+        "series": [{"status": s, "counts": series[s]} for s in STATUSES],
     }
 
 
 def term_counts(chart: Mapping[str, Any]) -> dict[str, int]:
     """The chart's counts summed over the term, per status."""
-    return {s: sum(values) for s, values in chart["series"].items()}
+    return {s["status"]: sum(s["counts"]) for s in chart["series"]}
 
 
 @dataclass

@@ -10,7 +10,7 @@ if (data && canvas && window.Chart) {
     type: "bar",
     data: {
       labels: data.labels,
-      datasets: Object.entries(data.series).map(([status, counts]) => ({
+      datasets: data.series.map(({ status, counts }) => ({
         label: status,
         data: counts,
         backgroundColor: palette[status],

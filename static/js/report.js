@@ -109,7 +109,7 @@ async function match(card, studentPk, label) {
   }
 }
 
-for (const card of document.querySelectorAll(".guest[data-participant-pk]")) {
+for (const card of document.querySelectorAll(".guest-card[data-participant-pk]")) {
   for (const button of card.querySelectorAll("button.suggestion")) {
     const label = button.firstChild.textContent.replace(/^Match to /, "").trim();
     button.addEventListener("click", () => match(card, Number(button.dataset.studentPk), label));
@@ -132,7 +132,7 @@ const canvas = document.getElementById("timeline");
 if (timeline && canvas && window.Chart) {
   setDefaults(window.Chart);
   const start = new Date(timeline.startIso).getTime();
-  const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", timeZone: timeline.tz });
+  const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: timeline.tz });
   const at = (minutes) => clock.format(new Date(start + minutes * 60000));
   const labels = timeline.rows.map((r) => r.label);
   const groups = new Map();
@@ -164,6 +164,7 @@ if (timeline && canvas && window.Chart) {
     datasets.push({
       label: "Breakout room",
       data: breakout,
+      order: -1, // Chart.js draws lower orders last: on top of the main-room bars
       backgroundColor: "rgba(255,255,255,0.55)",
       borderColor: "rgba(15,23,42,0.35)",
       borderWidth: 1,
@@ -174,6 +175,14 @@ if (timeline && canvas && window.Chart) {
       categoryPercentage: 1,
     });
   }
+  // Ticks on round clock times (every 5, 10, 15, 30 or 60 minutes), not at "07:16".
+  const offset = (() => {
+    const [h, m] = at(0).split(":").map(Number);
+    return h * 60 + m + (start / 60000) % 1;
+  })();
+  const step = [5, 10, 15, 30, 60].find((s) => timeline.minutes / s <= 10) ?? 120;
+  const roundTicks = [];
+  for (let v = (step - (offset % step)) % step; v <= timeline.minutes; v += step) roundTicks.push({ value: v });
   canvas.parentElement.style.height = `${Math.max(160, labels.length * 24 + 80)}px`;
   new window.Chart(canvas, {
     type: "bar",
@@ -188,13 +197,14 @@ if (timeline && canvas && window.Chart) {
           min: 0,
           max: timeline.minutes,
           position: "top",
-          ticks: { callback: (value) => at(value), maxTicksLimit: 12 },
+          afterBuildTicks: (axis) => { axis.ticks = roundTicks; },
+          ticks: { callback: (value) => at(value) },
           grid: { color: "rgba(15,23,42,0.06)" },
         },
         y: { type: "category", grid: { display: false }, ticks: { autoSkip: false } },
       },
       plugins: {
-        legend: { position: "bottom" },
+        legend: { position: "bottom", labels: { sort: (a, b) => a.datasetIndex - b.datasetIndex } },
         tooltip: {
           callbacks: {
             title: (items) => items[0]?.raw.y ?? "",
