@@ -322,6 +322,8 @@ def screenshot(page: Any, name: str) -> Path:
     """A full-page PNG in test-artifacts/screenshots/ (git-ignored)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    # From the top: a sticky header would otherwise be drawn mid-page.
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=True)
     return path
 

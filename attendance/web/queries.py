@@ -343,4 +343,5 @@ def instructors() -> list[Instructor]:
 
 
 def all_courses() -> list[Course]:
+    """Every course by code (the admins' assignment form offers them all)."""
     return list(db.session.scalars(select(Course).order_by(Course.code)))
