@@ -37,11 +37,12 @@ APPLY_COALESCE_SECONDS = 0.05
 #: Acknowledging Zoom comes first (its 3 s deadline, then retries): while
 #: requests keep arriving (a commit within this long), the worker waits…
 APPLY_BUSY_SECONDS = 0.01
-#: …but never more than this before each batch, so a flood is still applied…
-APPLY_MAX_DEFER_SECONDS = 2.0
-#: …in small bites while requests are still arriving: a batch blocks the event
-#: loop for its duration (~1 ms per participant event).
-APPLY_BUSY_BATCH = 5
+#: …but never more than this before each batch, so a flood is still applied and
+#: the live dashboard hears of it within a fraction of a second…
+APPLY_MAX_DEFER_SECONDS = 0.1
+#: …in bites while requests are still arriving: a batch blocks the event loop for
+#: its duration (~0.3 ms per participant event).
+APPLY_BUSY_BATCH = 25
 
 
 @dataclass(slots=True)

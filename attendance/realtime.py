@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, session
+from flask import Flask, current_app, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 from sqlalchemy import select
@@ -29,7 +29,6 @@ from attendance.models.types import iso, utcnow
 from attendance.services import dispatch
 from attendance.services.accounts import token_owner
 from attendance.services.live import (
-    LiveView,
     course_of,
     course_of_number,
     instructor_ids,
@@ -75,11 +74,47 @@ def instructor_room(instructor_id: int) -> str:
     return f"instructor:{instructor_id}"
 
 
+#: A large meeting's view costs tens of milliseconds (every person is derived), so
+#: the server emits a meeting's changes at most this often, all at once; tests
+#: and other inline processing emit at once.
+FLUSH_SECONDS = 0.1
+
+
+class _Flusher:
+    """Gathers notices per meeting and emits them every FLUSH_SECONDS (background mode)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pending: dict[str, list[dispatch.Notice]] = defaultdict(list)
+        self.task: Any = None
+
+    def add(self, notices: Sequence[dispatch.Notice]) -> None:
+        for notice in notices:
+            self.pending[notice.meeting_uuid].append(notice)
+        if self.task is None:
+            self.task = socketio.start_background_task(self._loop)
+
+    def _loop(self) -> None:
+        while True:
+            socketio.sleep(FLUSH_SECONDS)
+            if not self.pending:
+                continue
+            batch, self.pending = self.pending, defaultdict(list)
+            with self.app.app_context():
+                try:
+                    _publish_meetings(batch)
+                except Exception:  # noqa: BLE001 - the next flush must still run
+                    log.exception("emitting live changes failed")
+                finally:
+                    db.session.remove()
+
+
 def init_realtime(app: Flask) -> None:
     """Register the Socket.IO handlers and the after-commit emitter (once per process)."""
+    if app.config.get("WEBHOOK_PROCESSING") == "background":
+        app.extensions["attendance.flusher"] = _Flusher(app)
     if publish not in dispatch.after_commit:
         dispatch.after_commit.append(publish)
-    _ = app  # handlers live on the shared ``socketio`` instance
 
 
 # -- connections -------------------------------------------------------------
@@ -154,19 +189,46 @@ def publish(
     rows: Sequence[Any],
 ) -> None:
     """After a batch commits: room events, personal notifications, the admin feed."""
+    _publish_admin_feed(outcomes, rows)
+    flusher = current_app.extensions.get("attendance.flusher")
+    if flusher is not None:
+        flusher.add(ctx.notices)
+        return
     by_meeting: dict[str, list[dispatch.Notice]] = defaultdict(list)
     for notice in ctx.notices:
         by_meeting[notice.meeting_uuid].append(notice)
+    _publish_meetings(by_meeting)
+    db.session.rollback()  # end the read transaction the lookups opened
+
+
+def _publish_meetings(by_meeting: dict[str, list[dispatch.Notice]]) -> None:
     for meeting_uuid, notices in by_meeting.items():
         meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == meeting_uuid))
         if meeting is not None and meeting.zoom_meeting_id is not None:
             _publish_meeting(meeting, notices)
-    _publish_admin_feed(outcomes, rows)
-    db.session.rollback()  # end the read transaction the lookups opened
+
+
+def _listened(rooms: Sequence[str]) -> bool:
+    """Whether anyone may hear an emit to ``rooms``.
+
+    With a message queue, clients of other processes are invisible here: assume
+    someone listens. Alone, skip the work (a large meeting's view costs tens of
+    milliseconds) when no connected socket is in any of them.
+    """
+    if current_app.config.get("REDIS_URL"):
+        return True
+    rooms_here = socketio.server.manager.rooms.get("/", {})
+    return any(rooms_here.get(room) for room in rooms)
 
 
 def _publish_meeting(meeting: Meeting, notices: list[dispatch.Notice]) -> None:
+    teachers = instructor_ids(meeting.course_id)
+    number = str(meeting.zoom_meeting_id)
+    room = meeting_room(number)
+    if not _listened([room, *(instructor_room(t) for t in teachers)]):
+        return
     view = live_view(meeting)
+    course = course_of(meeting)
     keys = {n.connection_key for n in notices if n.connection_key}
     connection_ids = dict(
         db.session.execute(
@@ -177,9 +239,6 @@ def _publish_meeting(meeting: Meeting, notices: list[dispatch.Notice]) -> None:
         if keys
         else []
     )
-    number = str(meeting.zoom_meeting_id)
-    room = meeting_room(number)
-    teachers = instructor_ids(meeting.course_id)
     now = iso(view.at)
     for notice in notices:
         name = ROOM_EVENTS.get(notice.event)
@@ -211,7 +270,7 @@ def _publish_meeting(meeting: Meeting, notices: list[dispatch.Notice]) -> None:
             }
             for teacher in teachers:
                 socketio.emit("participantUpdate", change, to=instructor_room(teacher))
-        message = _notification(meeting, view, name, participant)
+        message = _notification(meeting, course, name, participant)
         if message is not None:
             kind, text = message
             notify(teachers, kind, text, number)
@@ -232,7 +291,7 @@ def _publish_meeting(meeting: Meeting, notices: list[dispatch.Notice]) -> None:
 
 
 def _notification(
-    meeting: Meeting, view: LiveView, name: str, participant: dict[str, Any] | None
+    meeting: Meeting, course: Any, name: str, participant: dict[str, Any] | None
 ) -> tuple[str, str] | None:
     """(kind, message) when an event deserves the instructor's attention."""
     topic = meeting.topic or f"Meeting {meeting.zoom_meeting_id}"
@@ -249,14 +308,13 @@ def _notification(
         name == "participantJoined"
         and participant["student_pk"] is not None
         and participant["sessions"] == 1
-        and _late(meeting, participant)
+        and _late(meeting, course, participant)
     ):
         return "late_join", f"{who} joined late"
     return None
 
 
-def _late(meeting: Meeting, participant: dict[str, Any]) -> bool:
-    course = course_of(meeting)
+def _late(meeting: Meeting, course: Any, participant: dict[str, Any]) -> bool:
     if course is None or meeting.start_time is None or not participant["first_join"]:
         return False
     first = datetime.fromisoformat(participant["first_join"].replace("Z", "+00:00"))
@@ -282,6 +340,8 @@ def _publish_admin_feed(
     outcomes: Sequence[dispatch.Outcome], rows: Sequence[Any]
 ) -> None:
     """Every applied event to the admins, and a notification for each failure."""
+    if not _listened([ADMINS]):
+        return
     status = {o.id: o for o in outcomes}
     for row in rows:
         outcome = status.get(row.id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, or_, select
@@ -260,7 +260,9 @@ def load_inputs(
     )
 
 
-def _compute(inputs: MeetingInputs, now: datetime) -> MeetingResult:
+def _compute(
+    inputs: MeetingInputs, now: datetime, persons_only: bool = False
+) -> MeetingResult:
     """Run the pure core with the cyclic garbage collector paused.
 
     A large meeting allocates ~100,000 short-lived, acyclic objects (events,
@@ -278,6 +280,7 @@ def _compute(inputs: MeetingInputs, now: datetime) -> MeetingResult:
             inputs.policy,
             now,
             cache=inputs.derivations,
+            persons_only=persons_only,
         )
     finally:
         if paused:
@@ -287,6 +290,14 @@ def _compute(inputs: MeetingInputs, now: datetime) -> MeetingResult:
 def compute(meeting: Meeting, now: datetime | None = None) -> MeetingResult:
     """The meeting's attendance as of ``now`` (E = now while it is live); stores nothing."""
     return _compute(load_inputs(meeting), now or utcnow())
+
+
+def compute_persons(
+    meeting: Meeting, end: datetime, derivations: DerivationCache | None = None
+) -> MeetingResult:
+    """Only the persons of a meeting up to ``end`` (the live room's view)."""
+    inputs = replace(load_inputs(meeting), derivations=derivations)
+    return _compute(inputs, end, persons_only=True)
 
 
 def generate(

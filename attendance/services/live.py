@@ -8,12 +8,16 @@ three can never disagree. Participants are persons (connections merged, CONTRACT
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select
 
+from attendance.core import intervals as iv
+from attendance.core.compute import DerivationCache
 from attendance.core.model import MeetingResult, Person, Presence
 from attendance.extensions import db
 from attendance.models import (
@@ -25,7 +29,7 @@ from attendance.models import (
 )
 from attendance.models.meeting import MeetingStatus
 from attendance.models.types import EPOCH, from_micros, iso, utcnow
-from attendance.services.attendance import compute
+from attendance.services.attendance import compute_persons
 from attendance.services.courses import course_for_meeting_number
 from attendance.services.reports import meeting_json
 
@@ -113,13 +117,38 @@ def course_of(meeting: Meeting) -> Course | None:
     return db.session.get(Course, meeting.course_id) if meeting.course_id else None
 
 
+#: A live meeting is derived up to this far end, so each connection's derivation
+#: stays valid from one view to the next (kept per meeting below); the time
+#: attended is then measured up to now.
+_HORIZON = datetime(9999, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+_LIVE_CACHE_SIZE = 8
+_derivations: OrderedDict[tuple[int, str], DerivationCache] = OrderedDict()
+_derivations_lock = threading.Lock()
+
+
+def _live_derivations(meeting: Meeting) -> DerivationCache:
+    key = (meeting.id, meeting.uuid)
+    with _derivations_lock:
+        cache = _derivations.pop(key, None) or DerivationCache()
+        _derivations[key] = cache
+        while len(_derivations) > _LIVE_CACHE_SIZE:
+            _derivations.popitem(last=False)
+        return cache
+
+
 def live_view(meeting: Meeting, now: datetime | None = None) -> LiveView:
     """Everyone seen in ``meeting`` with where they are now, and the counts above the room."""
     now = max(now or utcnow(), _latest_event_time(meeting))
-    result = compute(meeting, now)
+    if meeting.effective_end is None:
+        result = compute_persons(meeting, _HORIZON, _live_derivations(meeting))
+        until: datetime | None = now
+    else:
+        result = compute_persons(meeting, now)
+        until = None
     roster = roster_json(meeting.course_id)
     student_ids = {s["student_pk"]: s["student_id"] for s in roster}
-    participants = [participant_json(p, student_ids) for p in result.persons]
+    participants = [participant_json(p, student_ids, until) for p in result.persons]
     by_connection = {
         pk: item
         for person, item in zip(result.persons, participants, strict=True)
@@ -165,8 +194,16 @@ def roster_json(course_id: int | None) -> list[dict[str, Any]]:
     ]
 
 
-def participant_json(person: Person, student_ids: dict[int, str]) -> dict[str, Any]:
-    """A Participant (CONTRACT §4)."""
+def participant_json(
+    person: Person, student_ids: dict[int, str], until: datetime | None = None
+) -> dict[str, Any]:
+    """A Participant (CONTRACT §4); ``until``: a live meeting's now (time is cut there)."""
+    attended, last_leave = person.attended_seconds, person.last_leave
+    if until is not None:
+        spans = iv.clip(person.intervals, EPOCH, until)
+        attended = iv.total(spans) // _SECOND
+        # Still connected: no leave yet.
+        last_leave = spans[-1].end if spans and spans[-1].end < until else None
     return {
         "id": person.pk,
         "name": person.name,
@@ -178,8 +215,8 @@ def participant_json(person: Person, student_ids: dict[int, str]) -> dict[str, A
         "role": person.role,
         "status": person.presence.value,
         "first_join": iso(person.first_join),
-        "last_leave": iso(person.last_leave),
-        "attended_seconds": person.attended_seconds,
+        "last_leave": iso(last_leave),
+        "attended_seconds": attended,
         "sessions": person.sessions,
         "audio": person.audio,
         "video": person.video,
