@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +38,14 @@ APPLY_COALESCE_SECONDS = 0.05
 #: Acknowledging Zoom comes first (its 3 s deadline, then retries): while
 #: requests keep arriving (a commit within this long), the worker waits…
 APPLY_BUSY_SECONDS = 0.01
-#: …but never more than this before each batch, so a flood is still applied and
-#: the live dashboard hears of it within a fraction of a second…
-APPLY_MAX_DEFER_SECONDS = 0.1
+#: …but never more than this before each batch, so a class's events reach the
+#: live dashboard within a fraction of a second…
+APPLY_MAX_DEFER_SECONDS = 0.05
+#: …except in a flood (more than APPLY_FLOOD_RATE events/s over the last
+#: APPLY_RATE_WINDOW), when accepting comes first and applying waits up to this…
+APPLY_FLOOD_DEFER_SECONDS = 2.0
+APPLY_FLOOD_RATE = 400.0
+APPLY_RATE_WINDOW = 0.5
 #: …in bites while requests are still arriving: a batch blocks the event loop for
 #: its duration (~0.3 ms per participant event).
 APPLY_BUSY_BATCH = 25
@@ -66,6 +72,8 @@ class Intake:
         self._stopping = False
         self._tasks: list[Any] = []
         self._last_write = 0.0
+        #: (monotonic time, events) of recent commits: the arrival rate.
+        self._arrivals: deque[tuple[float, int]] = deque()
 
     # -- public ------------------------------------------------------------
 
@@ -155,6 +163,7 @@ class Intake:
             finally:
                 db.session.remove()
                 self._last_write = time.monotonic()
+                self._arrivals.append((self._last_write, len(batch)))
         for p in batch:
             p.done.set()
 
@@ -170,9 +179,20 @@ class Intake:
     def _busy(self) -> bool:
         return time.monotonic() - self._last_write < APPLY_BUSY_SECONDS
 
+    def _flooded(self) -> bool:
+        """Whether events arrived faster than APPLY_FLOOD_RATE over the last window."""
+        horizon = time.monotonic() - APPLY_RATE_WINDOW
+        while self._arrivals and self._arrivals[0][0] < horizon:
+            self._arrivals.popleft()
+        count = sum(n for _at, n in self._arrivals)
+        return count > APPLY_FLOOD_RATE * APPLY_RATE_WINDOW
+
     def _give_way(self) -> int:
-        """Wait while the intake is busy (at most APPLY_MAX_DEFER_SECONDS); return a batch size."""
-        deadline = time.monotonic() + APPLY_MAX_DEFER_SECONDS
+        """Wait while the intake is busy (briefly; longer in a flood); return a batch size."""
+        defer = (
+            APPLY_FLOOD_DEFER_SECONDS if self._flooded() else APPLY_MAX_DEFER_SECONDS
+        )
+        deadline = time.monotonic() + defer
         while self._busy() and time.monotonic() < deadline:
             socketio.sleep(APPLY_BUSY_SECONDS)
         return APPLY_BUSY_BATCH if self._busy() else APPLY_BATCH

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from attendance.models.types import iso, utcnow
 from attendance.services import dispatch
 from attendance.services.accounts import token_owner
 from attendance.services.live import (
+    Changes,
     course_of,
     course_of_number,
     instructor_ids,
@@ -74,35 +76,47 @@ def instructor_room(instructor_id: int) -> str:
     return f"instructor:{instructor_id}"
 
 
-#: A large meeting's view costs tens of milliseconds (every person is derived), so
-#: the server emits a meeting's changes at most this often, all at once; tests
-#: and other inline processing emit at once.
+#: A large meeting's view costs milliseconds per hundred people, so under load
+#: the server emits a meeting's changes at most this often, gathered; a change
+#: after a quiet spell goes out at once. Inline processing (tests) emits at once.
 FLUSH_SECONDS = 0.1
 
 
 class _Flusher:
-    """Gathers notices per meeting and emits them every FLUSH_SECONDS (background mode)."""
+    """Gathers notices per meeting; emits them at once, or FLUSH_SECONDS after the last."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.pending: dict[str, list[dispatch.Notice]] = defaultdict(list)
+        self.changes: dict[int, Changes] = defaultdict(list)
         self.task: Any = None
+        self.wake: Any = None
+        self.last = 0.0
 
-    def add(self, notices: Sequence[dispatch.Notice]) -> None:
-        for notice in notices:
+    def add(self, ctx: dispatch.ApplyContext) -> None:
+        for meeting_id, change in ctx.changed_connections.items():
+            self.changes[meeting_id].append(change)
+        for notice in ctx.notices:
             self.pending[notice.meeting_uuid].append(notice)
         if self.task is None:
+            self.wake = socketio.server.eio.create_event()
             self.task = socketio.start_background_task(self._loop)
+        if self.pending:
+            self.wake.set()
 
     def _loop(self) -> None:
         while True:
-            socketio.sleep(FLUSH_SECONDS)
-            if not self.pending:
-                continue
+            self.wake.wait()
+            self.wake.clear()
+            delay = self.last + FLUSH_SECONDS - time.monotonic()
+            if delay > 0:
+                socketio.sleep(delay)
+            self.last = time.monotonic()
             batch, self.pending = self.pending, defaultdict(list)
+            changes, self.changes = self.changes, defaultdict(list)
             with self.app.app_context():
                 try:
-                    _publish_meetings(batch)
+                    _publish_meetings(batch, changes)
                 except Exception:  # noqa: BLE001 - the next flush must still run
                     log.exception("emitting live changes failed")
                 finally:
@@ -192,20 +206,23 @@ def publish(
     _publish_admin_feed(outcomes, rows)
     flusher = current_app.extensions.get("attendance.flusher")
     if flusher is not None:
-        flusher.add(ctx.notices)
+        flusher.add(ctx)
         return
     by_meeting: dict[str, list[dispatch.Notice]] = defaultdict(list)
     for notice in ctx.notices:
         by_meeting[notice.meeting_uuid].append(notice)
-    _publish_meetings(by_meeting)
+    changes = {m: [change] for m, change in ctx.changed_connections.items()}
+    _publish_meetings(by_meeting, changes)
     db.session.rollback()  # end the read transaction the lookups opened
 
 
-def _publish_meetings(by_meeting: dict[str, list[dispatch.Notice]]) -> None:
+def _publish_meetings(
+    by_meeting: dict[str, list[dispatch.Notice]], changes: dict[int, Changes]
+) -> None:
     for meeting_uuid, notices in by_meeting.items():
         meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == meeting_uuid))
         if meeting is not None and meeting.zoom_meeting_id is not None:
-            _publish_meeting(meeting, notices)
+            _publish_meeting(meeting, notices, changes.get(meeting.id))
 
 
 def _listened(rooms: Sequence[str]) -> bool:
@@ -221,13 +238,17 @@ def _listened(rooms: Sequence[str]) -> bool:
     return any(rooms_here.get(room) for room in rooms)
 
 
-def _publish_meeting(meeting: Meeting, notices: list[dispatch.Notice]) -> None:
+def _publish_meeting(
+    meeting: Meeting,
+    notices: list[dispatch.Notice],
+    meeting_changes: list[tuple[int, set[int]]] | None = None,
+) -> None:
     teachers = instructor_ids(meeting.course_id)
     number = str(meeting.zoom_meeting_id)
     room = meeting_room(number)
     if not _listened([room, *(instructor_room(t) for t in teachers)]):
         return
-    view = live_view(meeting)
+    view = live_view(meeting, changes=meeting_changes)
     course = course_of(meeting)
     keys = {n.connection_key for n in notices if n.connection_key}
     connection_ids = dict(
@@ -247,7 +268,7 @@ def _publish_meeting(meeting: Meeting, notices: list[dispatch.Notice]) -> None:
         participant = None
         if notice.connection_key:
             connection_id = connection_ids.get(notice.connection_key[:255])
-            participant = view.by_connection.get(connection_id)
+            participant = view.participant(connection_id)
         payload = {
             "meetingId": number,
             "meetingUuid": meeting.uuid,

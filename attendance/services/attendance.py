@@ -228,7 +228,10 @@ def _cached_connections(
 
 
 def load_inputs(
-    meeting: Meeting, changed: tuple[int, set[int]] | None = None, cached: bool = False
+    meeting: Meeting,
+    changed: tuple[int, set[int]] | None = None,
+    cached: bool = False,
+    connections: list[Connection] | None = None,
 ) -> MeetingInputs:
     """Load one meeting's facts, connections, roster, links and policy."""
     course = db.session.get(Course, meeting.course_id) if meeting.course_id else None
@@ -244,7 +247,7 @@ def load_inputs(
     derivations = None
     if cached:
         connections, derivations = _cached_connections(meeting, changed)
-    else:
+    elif connections is None:
         connections = load_connections(meeting.id)
     return MeetingInputs(
         derivations=derivations,
@@ -293,11 +296,17 @@ def compute(meeting: Meeting, now: datetime | None = None) -> MeetingResult:
 
 
 def compute_persons(
-    meeting: Meeting, end: datetime, derivations: DerivationCache | None = None
+    meeting: Meeting,
+    end: datetime,
+    derivations: DerivationCache | None = None,
+    connections: list[Connection] | None = None,
 ) -> MeetingResult:
-    """Only the persons of a meeting up to ``end`` (the live room's view)."""
-    inputs = replace(load_inputs(meeting), derivations=derivations)
-    return _compute(inputs, end, persons_only=True)
+    """Only the persons of a meeting up to ``end`` (the live room's view).
+
+    ``connections``: the meeting's connections when the caller holds them already.
+    """
+    inputs = load_inputs(meeting, connections=connections)
+    return _compute(replace(inputs, derivations=derivations), end, persons_only=True)
 
 
 def generate(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import case, func, select
 
 from attendance.core import intervals as iv
 from attendance.core.compute import DerivationCache
-from attendance.core.model import MeetingResult, Person, Presence
+from attendance.core.model import Connection, MeetingResult, Person, Presence
 from attendance.extensions import db
 from attendance.models import (
     Course,
@@ -29,21 +29,48 @@ from attendance.models import (
 )
 from attendance.models.meeting import MeetingStatus
 from attendance.models.types import EPOCH, from_micros, iso, utcnow
-from attendance.services.attendance import compute_persons
+from attendance.services.attendance import compute_persons, load_connections
 from attendance.services.courses import course_for_meeting_number
 from attendance.services.reports import meeting_json
 
 
-@dataclass(slots=True)
 class LiveView:
-    """A meeting's participants (by connection pk, for event lookups) and statistics."""
+    """A meeting's persons now, their Participant JSON on demand, and the statistics."""
 
-    meeting: Meeting
-    participants: list[dict[str, Any]]
-    by_connection: dict[int, dict[str, Any]]
-    statistics: dict[str, int]
-    at: datetime
-    roster: list[dict[str, Any]]
+    def __init__(
+        self,
+        meeting: Meeting,
+        result: MeetingResult,
+        roster: list[dict[str, Any]],
+        at: datetime,
+        until: datetime | None,
+    ) -> None:
+        self.meeting = meeting
+        self.roster = roster
+        self.at = at
+        self._until = until
+        self._student_ids = {s["student_pk"]: s["student_id"] for s in roster}
+        self._persons = result.persons
+        self._by_connection = {
+            pk: person for person in result.persons for pk in person.connection_pks
+        }
+        self._json: dict[int, dict[str, Any]] = {}
+        self.statistics = statistics(result, len(roster))
+
+    def participant(self, connection_pk: int | None) -> dict[str, Any] | None:
+        """The Participant a connection belongs to (None if unknown)."""
+        person = self._by_connection.get(connection_pk) if connection_pk else None
+        if person is None:
+            return None
+        made = self._json.get(person.pk)
+        if made is None:
+            made = participant_json(person, self._student_ids, self._until)
+            self._json[person.pk] = made
+        return made
+
+    @property
+    def participants(self) -> list[dict[str, Any]]:
+        return [self.participant(p.connection_pks[0]) for p in self._persons]  # type: ignore[misc]
 
     def snapshot(self) -> dict[str, Any]:
         """The shape of ``join-meeting``'s ack and of the live-participants answer."""
@@ -118,50 +145,91 @@ def course_of(meeting: Meeting) -> Course | None:
 
 
 #: A live meeting is derived up to this far end, so each connection's derivation
-#: stays valid from one view to the next (kept per meeting below); the time
-#: attended is then measured up to now.
+#: stays valid from one view to the next; the time attended is then cut at now.
 _HORIZON = datetime(9999, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _LIVE_CACHE_SIZE = 8
-_derivations: OrderedDict[tuple[int, str], DerivationCache] = OrderedDict()
-_derivations_lock = threading.Lock()
 
 
-def _live_derivations(meeting: Meeting) -> DerivationCache:
-    key = (meeting.id, meeting.uuid)
-    with _derivations_lock:
-        cache = _derivations.pop(key, None) or DerivationCache()
-        _derivations[key] = cache
-        while len(_derivations) > _LIVE_CACHE_SIZE:
-            _derivations.popitem(last=False)
-        return cache
+@dataclass(slots=True)
+class _LiveEntry:
+    """A live meeting's connections as of ``version`` (events_version), and derivations."""
+
+    uuid: str
+    version: int
+    connections: dict[int, Connection]
+    derivations: DerivationCache = field(default_factory=DerivationCache)
 
 
-def live_view(meeting: Meeting, now: datetime | None = None) -> LiveView:
-    """Everyone seen in ``meeting`` with where they are now, and the counts above the room."""
+_live: OrderedDict[int, _LiveEntry] = OrderedDict()
+_live_lock = threading.Lock()
+
+#: What batches did to a meeting: (its events_version after the batch, connections).
+Changes = list[tuple[int, set[int]]]
+
+
+def _connections(meeting: Meeting, changes: Changes | None) -> _LiveEntry:
+    """The live meeting's connections, reloading only what changed where that is known.
+
+    The version is read before the connections, so an entry never claims more
+    than it holds; reloading a connection twice is harmless.
+    """
+    current = db.session.scalar(
+        select(Meeting.events_version).where(Meeting.id == meeting.id)
+    )
+    with _live_lock:
+        entry = _live.get(meeting.id)
+    if entry is None or entry.uuid != meeting.uuid:
+        entry = None
+    if entry is not None and entry.version == current:
+        pass
+    elif entry is not None and changes and _covers(entry.version, current, changes):
+        dirty = set().union(
+            *(ids for version, ids in changes if version > entry.version)
+        )
+        for c in load_connections(meeting.id, only=dirty):
+            entry.connections[c.pk] = c
+        entry.version = current
+    else:
+        loaded = {c.pk: c for c in load_connections(meeting.id)}
+        derivations = entry.derivations if entry is not None else DerivationCache()
+        entry = _LiveEntry(meeting.uuid, current, loaded, derivations)
+    with _live_lock:
+        _live[meeting.id] = entry
+        _live.move_to_end(meeting.id)
+        while len(_live) > _LIVE_CACHE_SIZE:
+            _live.popitem(last=False)
+    return entry
+
+
+def _covers(have: int, current: int, changes: Changes) -> bool:
+    """Whether ``changes`` hold every version after ``have`` up to ``current``."""
+    versions = {version for version, _ids in changes}
+    return all(v in versions for v in range(have + 1, current + 1))
+
+
+def live_view(
+    meeting: Meeting, now: datetime | None = None, changes: Changes | None = None
+) -> LiveView:
+    """Everyone seen in ``meeting`` with where they are now, and the counts above the room.
+
+    ``changes``: what this process's batches changed since the last view (lets a
+    live meeting reload only those connections).
+    """
     now = max(now or utcnow(), _latest_event_time(meeting))
     if meeting.effective_end is None:
-        result = compute_persons(meeting, _HORIZON, _live_derivations(meeting))
+        entry = _connections(meeting, changes)
+        result = compute_persons(
+            meeting,
+            _HORIZON,
+            entry.derivations,
+            connections=list(entry.connections.values()),
+        )
         until: datetime | None = now
     else:
         result = compute_persons(meeting, now)
         until = None
-    roster = roster_json(meeting.course_id)
-    student_ids = {s["student_pk"]: s["student_id"] for s in roster}
-    participants = [participant_json(p, student_ids, until) for p in result.persons]
-    by_connection = {
-        pk: item
-        for person, item in zip(result.persons, participants, strict=True)
-        for pk in person.connection_pks
-    }
-    return LiveView(
-        meeting,
-        participants,
-        by_connection,
-        statistics(result, len(roster)),
-        now,
-        roster,
-    )
+    return LiveView(meeting, result, roster_json(meeting.course_id), now, until)
 
 
 def _latest_event_time(meeting: Meeting) -> datetime:
