@@ -34,13 +34,13 @@ APPLY_POLL_SECONDS = 5.0
 #: After a wake-up the worker waits this long so that one transaction applies
 #: the events of many requests (a burst), not one each; well inside the live
 #: dashboard's budget.
-APPLY_COALESCE_SECONDS = 0.05
+APPLY_COALESCE_SECONDS = 0.02
 #: Acknowledging Zoom comes first (its 3 s deadline, then retries): while
 #: requests keep arriving (a commit within this long), the worker waits…
 APPLY_BUSY_SECONDS = 0.01
 #: …but never more than this before each batch, so a class's events reach the
 #: live dashboard within a fraction of a second…
-APPLY_MAX_DEFER_SECONDS = 0.05
+APPLY_MAX_DEFER_SECONDS = 0.03
 #: …except in a flood (more than APPLY_FLOOD_RATE events/s over the last
 #: APPLY_RATE_WINDOW), when accepting comes first and applying waits up to this…
 APPLY_FLOOD_DEFER_SECONDS = 2.0

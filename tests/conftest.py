@@ -95,9 +95,11 @@ def make_test_app(database_url: str, **overrides: Any):
 
 
 def _truncate(app) -> None:
+    from attendance.services.attendance import forget_rosters
     from attendance.services.meeting_cache import cache
 
     cache.clear()
+    forget_rosters()
     with app.app_context():
         tables = [t.name for t in db.metadata.sorted_tables]
         with db.engine.begin() as conn:

@@ -75,6 +75,21 @@ class DerivationCache:
         self._entries: dict[int, tuple[Connection, _Conn]] = {}
         #: Persons by their connections' pks: reused while every derivation is.
         self._persons: dict[tuple[int, ...], tuple[list[_Conn], str, Person]] = {}
+        self._index: tuple[Sequence[Student], tuple[IdentityLink, ...], Roster] | None
+        self._index = None
+
+    def roster_index(
+        self, roster: Sequence[Student], links: Sequence[IdentityLink]
+    ) -> Roster:
+        """``Roster(roster, links)``, reused for the same roster list and equal links."""
+        links = tuple(links)
+        if self._index is not None:
+            last_roster, last_links, index = self._index
+            if last_roster is roster and last_links == links:
+                return index
+        index = Roster(roster, links)
+        self._index = (roster, links, index)
+        return index
 
     def person(self, conns: list[_Conn], host_id: str) -> Person:
         """``_person(conns, host_id)``, reused when the very same derivations recur."""
@@ -135,7 +150,7 @@ def compute_meeting(
         joins = [e.at for c in connections for e in c.events if e.kind is Kind.JOINED]
         start = min(joins, default=None)
     end = facts.ended_at if facts.ended_at is not None else now
-    index = Roster(roster, links)
+    index = cache.roster_index(roster, links) if cache else Roster(roster, links)
     ended = facts.ended_at is not None
     if cache is not None:
         cache.prepare((start, end, ended, tuple(roster), tuple(links)))

@@ -32,6 +32,8 @@ class Course(db.Model):  # type: ignore[name-defined,misc]
     late_after_minutes: Mapped[int] = mapped_column(Integer, default=10)
     left_early_minutes: Mapped[int] = mapped_column(Integer, default=10)
     min_attendance_percent: Mapped[float] = mapped_column(Float, default=50.0)
+    #: A new random stamp at every roster import: per-process roster caches key on it.
+    roster_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     meeting_numbers: Mapped[list[CourseMeetingNumber]] = relationship(

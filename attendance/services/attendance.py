@@ -125,10 +125,39 @@ def load_connections(meeting_id: int, only: set[int] | None = None) -> list[Conn
     ]
 
 
+#: course id -> (its roster stamp, its students): rosters change only by import.
+_rosters: dict[int, tuple[int, list[Student]]] = {}
+_ROSTERS_KEPT = 64
+
+
 def load_roster(course_id: int | None) -> list[Student]:
-    """The course's students as the core sees them (aliases split into e-mails and names)."""
+    """The course's students as the core sees them (aliases split into e-mails and names).
+
+    Kept per process while the course's ``roster_version`` stamp is unchanged (the
+    same list object, which lets the core reuse its matching index too).
+    """
     if course_id is None:
         return []
+    stamp = db.session.scalar(
+        select(Course.roster_version).where(Course.id == course_id)
+    )
+    cached = _rosters.get(course_id)
+    if stamp and cached is not None and cached[0] == stamp:
+        return cached[1]
+    roster = _load_roster(course_id)
+    if stamp:  # 0: no import has stamped this roster yet; nothing to key on
+        if len(_rosters) >= _ROSTERS_KEPT:
+            _rosters.clear()
+        _rosters[course_id] = (stamp, roster)
+    return roster
+
+
+def forget_rosters() -> None:
+    """Drop this process's roster cache (tests that reset the database)."""
+    _rosters.clear()
+
+
+def _load_roster(course_id: int) -> list[Student]:
     conn = db.session.connection()
     aliases: dict[int, list[str]] = defaultdict(list)
     for student_pk, value in conn.execute(

@@ -24,12 +24,15 @@ from attendance.models import (
     Course,
     Meeting,
     ParticipantEvent,
-    Student,
     course_instructors,
 )
 from attendance.models.meeting import MeetingStatus
 from attendance.models.types import EPOCH, from_micros, iso, utcnow
-from attendance.services.attendance import compute_persons, load_connections
+from attendance.services.attendance import (
+    compute_persons,
+    load_connections,
+    load_roster,
+)
 from attendance.services.courses import course_for_meeting_number
 from attendance.services.reports import meeting_json
 
@@ -249,16 +252,14 @@ def _latest_event_time(meeting: Meeting) -> datetime:
 
 def roster_json(course_id: int | None) -> list[dict[str, Any]]:
     """The course's students, by name: the live room lists those not seen yet."""
-    if course_id is None:
-        return []
-    rows = db.session.execute(
-        select(Student.id, Student.student_id, Student.first_name, Student.last_name)
-        .where(Student.course_id == course_id)
-        .order_by(Student.last_name, Student.first_name, Student.student_id)
-    )
     return [
-        {"student_pk": pk, "student_id": sid, "first_name": first, "last_name": last}
-        for pk, sid, first, last in rows
+        {
+            "student_pk": s.pk,
+            "student_id": s.student_id,
+            "first_name": s.first_name,
+            "last_name": s.last_name,
+        }
+        for s in load_roster(course_id)
     ]
 
 

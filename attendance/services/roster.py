@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,6 +203,14 @@ def import_rows(
     report.updated = len(clean) - len(new_rows)
     _set_aliases({ids[sid]: row["aliases"] for sid, (_line, row) in clean.items()})
     db.session.expire_all()
+    # Roster caches (matching, the live room) key on this stamp. A fresh random
+    # value, not +1: a rolled-back import's stamp must never come back.
+    db.session.execute(
+        update(Course)
+        .where(Course.id == course.id)
+        .values(roster_version=secrets.randbelow(2**31 - 1) + 1)
+        .execution_options(synchronize_session=False)
+    )
     return report
 
 
