@@ -52,7 +52,8 @@ function buildRow(p) {
 }
 
 function initials(name) {
-  const parts = (name || "?").trim().split(/\s+/).filter(Boolean);
+  // Words that start with a letter: "Emma Okafor (she/her)" is EO, not E(.
+  const parts = (name || "?").trim().split(/\s+/).filter((w) => /^\p{L}/u.test(w));
   return ((parts[0]?.[0] ?? "?") + (parts.length > 1 ? parts[parts.length - 1][0] : "")).toUpperCase();
 }
 
