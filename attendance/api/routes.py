@@ -33,7 +33,13 @@ from attendance.services.course_report import (
     ended_meetings,
     summaries,
 )
-from attendance.services.courses import COURSE_FIELDS, course_values, visible_courses
+from attendance.services.courses import (
+    COURSE_FIELDS,
+    course_values,
+    visible_course,
+    visible_courses,
+    visible_meeting,
+)
 from attendance.services.reports import attendance, attendance_csv, meeting_json
 from attendance.services.roster import RosterFormatError, import_rows, read_csv
 
@@ -111,9 +117,7 @@ def list_courses():
 
 def course_or_404(course_id: int) -> Course:
     """A course the caller may see, else 404 (the same for "not yours" and "none")."""
-    course = db.session.scalar(
-        visible_courses(current_user).where(Course.id == course_id)
-    )
+    course = visible_course(current_user, course_id)
     if course is None:
         abort(404, description="no such course")
     return course
@@ -278,10 +282,7 @@ def course_attendance_csv_view(course_id: int):
 
 def meeting_or_404(meeting_id: int) -> Meeting:
     """A meeting of one of the caller's courses, else 404."""
-    visible = visible_courses(current_user).with_only_columns(Course.id)
-    meeting = db.session.scalar(
-        select(Meeting).where(Meeting.id == meeting_id, Meeting.course_id.in_(visible))
-    )
+    meeting = visible_meeting(current_user, meeting_id)
     if meeting is None:
         abort(404, description="no such meeting")
     return meeting

@@ -239,3 +239,16 @@ def update_course(course: Course, values: Mapping[str, Any]) -> None:
         regenerate_course(course.id)
     else:
         regenerate_ended(set(linked))
+
+
+def visible_course(instructor: Instructor, course_id: int) -> Course | None:
+    """The course if ``instructor`` may see it (None alike for "not yours" and "none")."""
+    return db.session.scalar(visible_courses(instructor).where(Course.id == course_id))
+
+
+def visible_meeting(instructor: Instructor, meeting_id: int) -> Meeting | None:
+    """The meeting if it belongs to a course ``instructor`` may see, else None."""
+    visible = visible_courses(instructor).with_only_columns(Course.id)
+    return db.session.scalar(
+        select(Meeting).where(Meeting.id == meeting_id, Meeting.course_id.in_(visible))
+    )

@@ -33,7 +33,7 @@ from attendance.services.attendance import (
     load_connections,
     load_roster,
 )
-from attendance.services.courses import course_for_meeting_number
+from attendance.services.courses import course_for_meeting_number, visible_course
 from attendance.services.reports import meeting_json
 
 
@@ -60,9 +60,13 @@ class LiveView:
         self._json: dict[int, dict[str, Any]] = {}
         self.statistics = statistics(result, len(roster))
 
+    def person(self, connection_pk: int | None) -> Person | None:
+        """The person a connection belongs to (None if unknown)."""
+        return self._by_connection.get(connection_pk) if connection_pk else None
+
     def participant(self, connection_pk: int | None) -> dict[str, Any] | None:
-        """The Participant a connection belongs to (None if unknown)."""
-        person = self._by_connection.get(connection_pk) if connection_pk else None
+        """The Participant (CONTRACT §4) a connection belongs to (None if unknown)."""
+        person = self.person(connection_pk)
         if person is None:
             return None
         made = self._json.get(person.pk)
@@ -105,17 +109,7 @@ def teaches(instructor: Any, course_id: int | None) -> bool:
     """Whether ``instructor`` may watch meetings of ``course_id`` (admins: any course)."""
     if course_id is None:
         return bool(instructor.is_admin)
-    if instructor.is_admin:
-        return True
-    return (
-        db.session.scalar(
-            select(course_instructors.c.course_id).where(
-                course_instructors.c.course_id == course_id,
-                course_instructors.c.instructor_id == instructor.id,
-            )
-        )
-        is not None
-    )
+    return visible_course(instructor, course_id) is not None
 
 
 def instructor_ids(course_id: int | None) -> list[int]:

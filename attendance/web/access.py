@@ -8,11 +8,13 @@ from typing import Any
 
 from flask import abort
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from attendance.extensions import db
 from attendance.models import Course, Meeting
-from attendance.services.courses import visible_courses
+from attendance.services.courses import (
+    visible_course,
+    visible_courses,
+    visible_meeting,
+)
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -30,9 +32,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def course_or_404(course_id: int) -> Course:
     """A course the caller teaches (any for an admin); 404 alike for "not yours" and "none"."""
-    course = db.session.scalar(
-        visible_courses(current_user).where(Course.id == course_id)
-    )
+    course = visible_course(current_user, course_id)
     if course is None:
         abort(404, description="There is no such course, or you do not teach it.")
     return course
@@ -45,11 +45,7 @@ def visible_course_ids() -> Any:
 
 def meeting_or_404(meeting_id: int) -> Meeting:
     """A meeting of one of the caller's courses, else 404."""
-    meeting = db.session.scalar(
-        select(Meeting).where(
-            Meeting.id == meeting_id, Meeting.course_id.in_(visible_course_ids())
-        )
-    )
+    meeting = visible_meeting(current_user, meeting_id)
     if meeting is None:
         abort(404, description="There is no such meeting in your courses.")
     return meeting
