@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app, session
@@ -24,6 +24,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 from sqlalchemy import select
 
+from attendance.core.model import Person
 from attendance.extensions import db, socketio
 from attendance.models import EventStatus, Instructor, Meeting, Participant
 from attendance.models.types import iso, utcnow
@@ -49,12 +50,14 @@ ROOM_EVENTS = {
     "meeting.participant_joined": "participantJoined",
     "meeting.participant_jbh_joined": "participantJoined",
     "meeting.participant_left": "participantLeft",
-    "meeting.participant_left_waiting_room": "participantLeft",
-    "meeting.participant_jbh_waiting_left": "participantLeft",
     "meeting.participant_joined_waiting_room": "participantWaiting",
     "meeting.participant_jbh_waiting": "participantWaiting",
     "meeting.participant_admitted": "participantAdmitted",
     "meeting.participant_put_in_waiting_room": "participantMovedToWaitingRoom",
+    # Leaving a waiting room may be being let in (admitted, or the host came for
+    # join-before-host), not leaving: the participant's status says which.
+    "meeting.participant_left_waiting_room": "participantStatusUpdate",
+    "meeting.participant_jbh_waiting_left": "participantStatusUpdate",
     "meeting.participant_joined_breakout_room": "participantStatusUpdate",
     "meeting.participant_left_breakout_room": "participantStatusUpdate",
     "meeting.participant_role_changed": "participantStatusUpdate",
@@ -265,10 +268,13 @@ def _publish_meeting(
         name = ROOM_EVENTS.get(notice.event)
         if name is None:
             continue
-        participant = None
-        if notice.connection_key:
-            connection_id = connection_ids.get(notice.connection_key[:255])
-            participant = view.participant(connection_id)
+        connection_id = (
+            connection_ids.get(notice.connection_key[:255])
+            if notice.connection_key
+            else None
+        )
+        person = view.person(connection_id)
+        participant = view.participant(connection_id)
         payload = {
             "meetingId": number,
             "meetingUuid": meeting.uuid,
@@ -291,7 +297,7 @@ def _publish_meeting(
             }
             for teacher in teachers:
                 socketio.emit("participantUpdate", change, to=instructor_room(teacher))
-        message = _notification(meeting, course, name, participant)
+        message = _notification(meeting, course, name, person)
         if message is not None:
             kind, text = message
             notify(teachers, kind, text, number)
@@ -312,7 +318,7 @@ def _publish_meeting(
 
 
 def _notification(
-    meeting: Meeting, course: Any, name: str, participant: dict[str, Any] | None
+    meeting: Meeting, course: Any, name: str, person: Person | None
 ) -> tuple[str, str] | None:
     """(kind, message) when an event deserves the instructor's attention."""
     topic = meeting.topic or f"Meeting {meeting.zoom_meeting_id}"
@@ -320,26 +326,26 @@ def _notification(
         return "meeting_started", f"{topic} started"
     if name == "meetingEnded":
         return "meeting_ended", f"{topic} ended; attendance is ready"
-    if participant is None:
+    if person is None:
         return None
-    who = participant["name"] or "Someone"
-    if name == "participantWaiting" and participant["student_pk"] is None:
+    who = person.name or "Someone"
+    if name == "participantWaiting" and person.student_pk is None:
         return "guest_waiting", f"{who} (not on the roster) is in the waiting room"
     if (
         name == "participantJoined"
-        and participant["student_pk"] is not None
-        and participant["sessions"] == 1
-        and _late(meeting, course, participant)
+        and person.student_pk is not None
+        and person.sessions == 1
+        and _late(meeting, course, person)
     ):
         return "late_join", f"{who} joined late"
     return None
 
 
-def _late(meeting: Meeting, course: Any, participant: dict[str, Any]) -> bool:
-    if course is None or meeting.start_time is None or not participant["first_join"]:
+def _late(meeting: Meeting, course: Any, person: Person) -> bool:
+    if course is None or meeting.start_time is None or person.first_join is None:
         return False
-    first = datetime.fromisoformat(participant["first_join"].replace("Z", "+00:00"))
-    return first > meeting.start_time + timedelta(minutes=course.late_after_minutes)
+    late_after = timedelta(minutes=course.late_after_minutes)
+    return person.first_join > meeting.start_time + late_after
 
 
 def notify(
