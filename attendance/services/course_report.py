@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from itertools import chain, groupby
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -179,23 +179,15 @@ def _summarize(rows: Iterable[Any], zone: ZoneInfo, with_statuses: bool) -> Summ
         if with_statuses:
             summary.statuses[meeting_id] = status
         if status in ATTENDED and start is not None:
-            day = _as_utc(start).astimezone(zone).date()
+            day = start.astimezone(zone).date()
             if summary.last_attended is None or day > summary.last_attended:
                 summary.last_attended = day
     return summary
 
 
-def _as_utc(value: datetime) -> datetime:
-    """Aware UTC, whichever way the backend handed the value back."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def meeting_labels(meetings: list[Meeting], zone: ZoneInfo) -> list[str]:
     """A column title per meeting: its local date, plus the time where a date repeats."""
-    local = [
-        _as_utc(m.start_time).astimezone(zone) if m.start_time else None
-        for m in meetings
-    ]
+    local = [m.start_time.astimezone(zone) if m.start_time else None for m in meetings]
     days = [
         t.date().isoformat() if t else f"meeting {m.id}"
         for t, m in zip(local, meetings, strict=True)

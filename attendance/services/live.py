@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,7 +59,7 @@ class LiveView:
             pk: person for person in result.persons for pk in person.connection_pks
         }
         self._json: dict[int, dict[str, Any]] = {}
-        self.statistics = statistics(result, len(roster))
+        self.statistics = statistics(result.persons, len(roster))
 
     def person(self, connection_pk: int | None) -> Person | None:
         """The person a connection belongs to (None if unknown)."""
@@ -289,9 +290,9 @@ def participant_json(
     }
 
 
-def statistics(result: MeetingResult, roster_size: int) -> dict[str, int]:
+def statistics(persons: Sequence[Person], roster_size: int) -> dict[str, int]:
     """Counts for the top of the live room; the host is not counted."""
-    people = [p for p in result.persons if not p.is_host]
+    people = [p for p in persons if not p.is_host]
     where = [p.presence for p in people]
     present = {
         p.student_pk
@@ -311,20 +312,6 @@ def statistics(result: MeetingResult, roster_size: int) -> dict[str, int]:
     }
 
 
-def empty_statistics(roster_size: int) -> dict[str, int]:
-    """The counts before a meeting number's first instance."""
-    return {
-        "total": 0,
-        "in_meeting": 0,
-        "in_waiting_room": 0,
-        "left": 0,
-        "students_present": 0,
-        "guests": 0,
-        "roster_size": roster_size,
-        "absent_so_far": roster_size,
-    }
-
-
 def snapshot_for_number(zoom_meeting_id: int, course_id: int | None) -> dict[str, Any]:
     """The live room's snapshot of a meeting number: its current or latest instance."""
     meeting = latest_instance(zoom_meeting_id)
@@ -333,7 +320,7 @@ def snapshot_for_number(zoom_meeting_id: int, course_id: int | None) -> dict[str
         return {
             "meeting": None,
             "participants": [],
-            "statistics": empty_statistics(len(roster)),
+            "statistics": statistics((), len(roster)),
             "roster": roster,
             "version": 0,
             "ts": iso(utcnow()),
