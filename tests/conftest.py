@@ -151,6 +151,30 @@ def zoom(client) -> ZoomSender:
     return ZoomSender(client)
 
 
+#: The password of every instructor ``bearers`` makes.
+INSTRUCTOR_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def bearers(app):
+    """Make instructors by name (``ada=False, root=True``: is admin); their Bearer headers."""
+    from attendance.services.accounts import create_instructor, issue_token
+
+    def make(**people: bool) -> dict[str, dict[str, str]]:
+        headers = {}
+        with app.app_context():
+            for who, admin in people.items():
+                person = create_instructor(
+                    f"{who}@uni.edu", who, INSTRUCTOR_PASSWORD, admin=admin
+                )
+                token = issue_token(person, "cli")
+                headers[who] = {"Authorization": f"Bearer {token}"}
+            db.session.commit()
+        return headers
+
+    return make
+
+
 # -- browser tests: real server processes and headless Chromium (tests/browser.py) --------
 
 

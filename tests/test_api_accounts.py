@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from attendance.extensions import db
-from attendance.services.accounts import create_instructor, issue_token
-
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def people(app):
+def people(bearers):
     """An admin, two instructors; their bearer headers by name."""
-    with app.app_context():
-        headers = {}
-        for who, admin in (("root", True), ("ada", False), ("bob", False)):
-            person = create_instructor(f"{who}@uni.edu", who, PASSWORD, admin=admin)
-            headers[who] = {"Authorization": f"Bearer {issue_token(person, 'cli')}"}
-        db.session.commit()
-    return headers
+    return bearers(root=True, ada=False, bob=False)
 
 
 def _id(client, headers) -> int:

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from attendance.extensions import db
-from attendance.services.accounts import create_instructor, issue_token
 from tests.engine_support import NUMBER, UUID, E, S, ended, session, started
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "attendance.csv"
@@ -42,14 +40,9 @@ ROSTER = [
 
 
 @pytest.fixture
-def setup(app, client, zoom):
+def setup(bearers, client, zoom):
     """A course of ada's with an ended meeting; bob teaches nothing."""
-    with app.app_context():
-        headers = {}
-        for who in ("ada", "bob"):
-            person = create_instructor(f"{who}@uni.edu", who, "correct horse battery")
-            headers[who] = {"Authorization": f"Bearer {issue_token(person)}"}
-        db.session.commit()
+    headers = bearers(ada=False, bob=False)
     course = client.post(
         "/api/v1/courses",
         json={"code": "BIO", "zoom_meeting_ids": [NUMBER]},

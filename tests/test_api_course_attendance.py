@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from attendance.extensions import db
-from attendance.services.accounts import create_instructor, issue_token
 from tests.engine_support import NUMBER, ended, session, started
 
 MIN = timedelta(minutes=1)
@@ -43,13 +41,8 @@ def _meeting(zoom, n: int, attendees: dict[str, tuple[int, int]]) -> None:
 
 
 @pytest.fixture
-def term(app, client, zoom):
-    with app.app_context():
-        headers = {}
-        for who in ("ada", "bob"):
-            person = create_instructor(f"{who}@uni.edu", who, "correct horse battery")
-            headers[who] = {"Authorization": f"Bearer {issue_token(person)}"}
-        db.session.commit()
+def term(bearers, client, zoom):
+    headers = bearers(ada=False, bob=False)
     course = client.post(
         "/api/v1/courses",
         json={

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from attendance.extensions import db
-from attendance.services.accounts import create_instructor, issue_token
 from tests.engine_support import NUMBER, E, S, ended, session, started
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def tokens(app):
+def tokens(bearers):
     """Bearer headers for two instructors and an admin."""
-    with app.app_context():
-        out = {}
-        for who, admin in (("ada", False), ("bob", False), ("root", True)):
-            person = create_instructor(f"{who}@uni.edu", who, PASSWORD, admin=admin)
-            out[who] = {"Authorization": f"Bearer {issue_token(person)}"}
-        db.session.commit()
-        return out
+    return bearers(ada=False, bob=False, root=True)
 
 
 def _course(client, headers, **extra):

@@ -153,10 +153,10 @@ def test_live_room_shows_the_class_as_it_happens(room, page, console):
     page.context.set_offline(False)
     _row(page, "Ben Okafor", "in_meeting").wait_for(timeout=15000)
     assert page.locator("#conn").get_attribute("data-state") == "live"
-    assert dialogs_and_errors_clean(console)
+    _assert_clean(console)
 
 
-def dialogs_and_errors_clean(console) -> bool:
+def _assert_clean(console) -> None:
     # Going offline on purpose logs the websocket's failed reconnects; nothing else may.
     errors = [
         e
@@ -165,7 +165,6 @@ def dialogs_and_errors_clean(console) -> bool:
     ]
     assert errors == [], errors
     assert console.dialogs == []
-    return True
 
 
 def test_live_room_is_404_for_other_instructors(room, page):
