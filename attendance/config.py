@@ -118,6 +118,10 @@ def load_config() -> dict[str, Any]:
         "SCHEDULER_ENABLED": env_bool("SCHEDULER_ENABLED", False),
         "STALE_MEETING_MINUTES": env_int("STALE_MEETING_MINUTES", 120),
         "ASYNC_MODE": os.environ.get("ASYNC_MODE", "threading"),
+        #: permessage-deflate for Socket.IO websockets. Off: the live room's small
+        #: JSON messages would be deflated once per connected client (see
+        #: ``realtime.without_websocket_compression``).
+        "WEBSOCKET_COMPRESSION": env_bool("WEBSOCKET_COMPRESSION", False),
         "HOST": os.environ.get("HOST", "127.0.0.1"),
         "PORT": env_int("PORT", 5000),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),

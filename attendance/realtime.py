@@ -80,13 +80,16 @@ def instructor_room(instructor_id: int) -> str:
 
 
 #: A large meeting's view costs milliseconds per hundred people, so under load
-#: the server emits a meeting's changes at most this often, gathered; a change
-#: after a quiet spell goes out at once. Inline processing (tests) emits at once.
-FLUSH_SECONDS = 0.1
+#: changes are gathered and emitted together: after a flush that took t seconds
+#: the next one waits t * (1 / FLUSH_DUTY - 1), so the live room takes at most
+#: this share of the server; never longer than FLUSH_MAX_SECONDS. A change after
+#: a quiet spell goes out at once. Inline processing (tests) emits at once.
+FLUSH_DUTY = 0.5
+FLUSH_MAX_SECONDS = 0.1
 
 
 class _Flusher:
-    """Gathers notices per meeting; emits them at once, or FLUSH_SECONDS after the last."""
+    """Gathers notices per meeting; emits them at once, or after a pause under load."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -94,7 +97,7 @@ class _Flusher:
         self.changes: dict[int, Changes] = defaultdict(list)
         self.task: Any = None
         self.wake: Any = None
-        self.last = 0.0
+        self.ready_at = 0.0
 
     def add(self, ctx: dispatch.ApplyContext) -> None:
         for meeting_id, change in ctx.changed_connections.items():
@@ -111,10 +114,10 @@ class _Flusher:
         while True:
             self.wake.wait()
             self.wake.clear()
-            delay = self.last + FLUSH_SECONDS - time.monotonic()
+            delay = self.ready_at - time.monotonic()
             if delay > 0:
                 socketio.sleep(delay)
-            self.last = time.monotonic()
+            started = time.monotonic()
             batch, self.pending = self.pending, defaultdict(list)
             changes, self.changes = self.changes, defaultdict(list)
             with self.app.app_context():
@@ -124,12 +127,36 @@ class _Flusher:
                     log.exception("emitting live changes failed")
                 finally:
                     db.session.remove()
+                    took = time.monotonic() - started
+                    pause = min(FLUSH_MAX_SECONDS, took * (1 / FLUSH_DUTY - 1))
+                    self.ready_at = time.monotonic() + pause
+
+
+def without_websocket_compression(wsgi_app: Any) -> Any:
+    """WSGI middleware: answer websocket upgrades without permessage-deflate.
+
+    Browsers offer the extension and eventlet accepts it, after which the server
+    deflates every message once per client and each client inflates it: a join
+    in a room of 50 is 100 compressions of the same few hundred bytes. In
+    ``bench/live.py`` (socket.io-client, which offers it as browsers do) the 50
+    clients spent 9.0 s of CPU with it and 1.9 s without. Dropping the offer
+    keeps the handshake standard (the extension is optional) and the messages
+    plain; ``WEBSOCKET_COMPRESSION=true`` keeps it for slow links.
+    """
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        return wsgi_app(environ, start_response)
+
+    return app
 
 
 def init_realtime(app: Flask) -> None:
     """Register the Socket.IO handlers and the after-commit emitter (once per process)."""
     if app.config.get("WEBHOOK_PROCESSING") == "background":
         app.extensions["attendance.flusher"] = _Flusher(app)
+    if not app.config.get("WEBSOCKET_COMPRESSION"):
+        app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     if publish not in dispatch.after_commit:
         dispatch.after_commit.append(publish)
 

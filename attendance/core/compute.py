@@ -93,13 +93,10 @@ class DerivationCache:
 
     def person(self, conns: list[_Conn], host_id: str) -> Person:
         """``_person(conns, host_id)``, reused when the very same derivations recur."""
-        key = tuple(c.conn.pk for c in conns)
+        key = tuple([c.conn.pk for c in conns])
         cached = self._persons.get(key)
-        if (
-            cached is not None
-            and cached[1] == host_id
-            and all(a is b for a, b in zip(cached[0], conns, strict=True))
-        ):
+        # List equality tries identity first: the same derivations compare at C speed.
+        if cached is not None and cached[1] == host_id and cached[0] == conns:
             return cached[2]
         made = _person(conns, host_id)
         self._persons[key] = (conns, host_id, made)

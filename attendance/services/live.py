@@ -19,7 +19,7 @@ from sqlalchemy import case, func, select
 
 from attendance.core import intervals as iv
 from attendance.core.compute import DerivationCache
-from attendance.core.model import Connection, MeetingResult, Person, Presence
+from attendance.core.model import Connection, MeetingResult, Person, Presence, Student
 from attendance.extensions import db
 from attendance.models import (
     Course,
@@ -45,15 +45,15 @@ class LiveView:
         self,
         meeting: Meeting,
         result: MeetingResult,
-        roster: list[dict[str, Any]],
+        roster: Sequence[Student],
         at: datetime,
         until: datetime | None,
     ) -> None:
         self.meeting = meeting
-        self.roster = roster
         self.at = at
         self._until = until
-        self._student_ids = {s["student_pk"]: s["student_id"] for s in roster}
+        self._roster = roster
+        self._student_ids = {s.pk: s.student_id for s in roster}
         self._persons = result.persons
         self._by_connection = {
             pk: person for person in result.persons for pk in person.connection_pks
@@ -75,6 +75,11 @@ class LiveView:
             made = participant_json(person, self._student_ids, self._until)
             self._json[person.pk] = made
         return made
+
+    @property
+    def roster(self) -> list[dict[str, Any]]:
+        """The roster as the snapshot lists it (only snapshots need it)."""
+        return roster_json(self._roster)
 
     @property
     def participants(self) -> list[dict[str, Any]]:
@@ -227,7 +232,7 @@ def live_view(
     else:
         result = compute_persons(meeting, now)
         until = None
-    return LiveView(meeting, result, roster_json(meeting.course_id), now, until)
+    return LiveView(meeting, result, load_roster(meeting.course_id), now, until)
 
 
 def _latest_event_time(meeting: Meeting) -> datetime:
@@ -245,7 +250,7 @@ def _latest_event_time(meeting: Meeting) -> datetime:
     return from_micros(latest + 1) if latest is not None else EPOCH
 
 
-def roster_json(course_id: int | None) -> list[dict[str, Any]]:
+def roster_json(roster: Sequence[Student]) -> list[dict[str, Any]]:
     """The course's students, by name: the live room lists those not seen yet."""
     return [
         {
@@ -254,7 +259,7 @@ def roster_json(course_id: int | None) -> list[dict[str, Any]]:
             "first_name": s.first_name,
             "last_name": s.last_name,
         }
-        for s in load_roster(course_id)
+        for s in roster
     ]
 
 
@@ -316,7 +321,7 @@ def snapshot_for_number(zoom_meeting_id: int, course_id: int | None) -> dict[str
     """The live room's snapshot of a meeting number: its current or latest instance."""
     meeting = latest_instance(zoom_meeting_id)
     if meeting is None:
-        roster = roster_json(course_id)
+        roster = roster_json(load_roster(course_id))
         return {
             "meeting": None,
             "participants": [],
