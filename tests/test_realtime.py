@@ -9,6 +9,7 @@ import pytest
 from attendance.extensions import db, socketio
 from attendance.services.accounts import create_instructor, issue_token
 from tests.engine_support import (
+    HOST,
     NUMBER,
     ROSTER,
     E,
@@ -316,3 +317,29 @@ def test_live_participants_endpoint(app, client, people, zoom):
     ack = sock.emit("join-meeting", {"meetingId": str(NUMBER)}, callback=True)
     assert ack["participants"] == body["participants"]
     assert len(ROSTER) == body["statistics"]["roster_size"]
+
+
+def test_a_live_meetings_participant_count_is_counted_so_far(app, client, people, zoom):
+    """participant_count of a live meeting: students and guests seen, the host not."""
+    events = [
+        started(),
+        *session("Host", S, None, zoom_id=HOST),
+        *session("Ana Díaz", S, None, email="ana@uni.edu"),
+        *session("Visitor", S, S + timedelta(minutes=5)),
+    ]
+    for event in events:
+        zoom.post(event)
+    auth = {"Authorization": f"Bearer {people['ada']}"}
+    (listed,) = client.get("/api/v1/meetings", headers=auth).get_json()
+    assert listed["status"] == "live" and listed["participant_count"] == 2
+    report = client.get(
+        f"/api/v1/meetings/{listed['id']}/attendance", headers=auth
+    ).get_json()
+    assert report["meeting"]["participant_count"] == 2
+    sock = _socket(app, people["ada"])
+    ack = sock.emit("join-meeting", {"meetingId": str(NUMBER)}, callback=True)
+    assert ack["meeting"]["participant_count"] == 2
+    # Once it ends: the count stored with the generated attendance.
+    zoom.post(ended())
+    (listed,) = client.get("/api/v1/meetings", headers=auth).get_json()
+    assert listed["status"] == "ended" and listed["participant_count"] == 2

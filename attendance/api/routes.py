@@ -40,6 +40,7 @@ from attendance.services.courses import (
     visible_courses,
     visible_meeting,
 )
+from attendance.services.live import participant_counts
 from attendance.services.reports import attendance, attendance_csv, meeting_json
 from attendance.services.roster import RosterFormatError, import_rows, read_csv
 
@@ -311,8 +312,9 @@ def list_meetings():
         query = query.where(Meeting.status == args["status"])
     meetings = db.session.scalars(
         query.order_by(Meeting.start_time.desc(), Meeting.id.desc())
-    )
-    return jsonify([meeting_json(m) for m in meetings])
+    ).all()
+    counts = participant_counts(meetings)
+    return jsonify([meeting_json(m, counts[m.id]) for m in meetings])
 
 
 @bp.get("/meetings/<int:meeting_id>/attendance")
@@ -320,8 +322,9 @@ def list_meetings():
 def meeting_attendance(meeting_id: int):
     meeting = meeting_or_404(meeting_id)
     records, guests = attendance(meeting)
+    count = participant_counts([meeting])[meeting.id]
     return jsonify(
-        {"meeting": meeting_json(meeting), "records": records, "guests": guests}
+        {"meeting": meeting_json(meeting, count), "records": records, "guests": guests}
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -88,7 +88,10 @@ class LiveView:
     def snapshot(self) -> dict[str, Any]:
         """The shape of ``join-meeting``'s ack and of the live-participants answer."""
         return {
-            "meeting": meeting_json(self.meeting),
+            "meeting": meeting_json(
+                self.meeting,
+                self.statistics["total"] if self._until is not None else None,
+            ),
             "participants": self.participants,
             "statistics": self.statistics,
             "roster": self.roster,
@@ -314,6 +317,20 @@ def statistics(persons: Sequence[Person], roster_size: int) -> dict[str, int]:
         "guests": sum(1 for p in people if p.student_pk is None),
         "roster_size": roster_size,
         "absent_so_far": roster_size - len(seen),
+    }
+
+
+def participant_counts(meetings: Iterable[Meeting]) -> dict[int, int]:
+    """Each meeting's participant count now (CONTRACT §5: students and guests seen).
+
+    An ended meeting's is stored with its attendance; a live meeting's is counted
+    from its events so far (the stored one is set only when attendance is made).
+    """
+    return {
+        m.id: live_view(m).statistics["total"]
+        if m.effective_end is None
+        else m.participant_count
+        for m in meetings
     }
 
 

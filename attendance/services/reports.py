@@ -39,8 +39,10 @@ CSV_COLUMNS = (
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def meeting_json(meeting: Meeting) -> dict[str, Any]:
-    """A Meeting as CONTRACT §3 shapes it."""
+def meeting_json(
+    meeting: Meeting, participant_count: int | None = None
+) -> dict[str, Any]:
+    """A Meeting as CONTRACT §3 shapes it; ``participant_count``: a live one's so far."""
     return {
         "id": meeting.id,
         "uuid": meeting.uuid,
@@ -52,7 +54,9 @@ def meeting_json(meeting: Meeting) -> dict[str, Any]:
         "status": meeting.status,
         "start_time": iso(meeting.start_time),
         "end_time": iso(meeting.effective_end),
-        "participant_count": meeting.participant_count,
+        "participant_count": meeting.participant_count
+        if participant_count is None
+        else participant_count,
     }
 
 

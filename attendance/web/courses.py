@@ -11,6 +11,7 @@ from attendance.models import Course, Instructor
 from attendance.services import courses as course_service
 from attendance.services.attendance import regenerate_course
 from attendance.services.course_report import summaries
+from attendance.services.live import participant_counts
 from attendance.services.roster import (
     REQUIRED_COLUMNS,
     ImportReport,
@@ -104,6 +105,7 @@ def _course_page(
     status: int = 200,
 ):
     chart = queries.course_chart(course)
+    meetings = queries.course_meetings(course)
     return render_template(
         "course.html",
         course=course,
@@ -112,7 +114,8 @@ def _course_page(
         rate=queries.attendance_rate(queries.term_counts(chart)),
         summaries=list(summaries(course)),
         students=queries.roster(course),
-        meetings=queries.course_meetings(course),
+        meetings=meetings,
+        participants=participant_counts(meetings),
         settings=settings or _settings_form(course),
         upload=upload or RosterUploadForm(formdata=None),
         report=report,

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from attendance.extensions import db
 from attendance.models import Course
 from attendance.services.courses import visible_courses
+from attendance.services.live import participant_counts
 from attendance.services.reports import attendance
 from attendance.services.suggestions import meeting_suggestions
 from attendance.web import queries
@@ -33,7 +34,11 @@ def meetings():
         _int_arg("page") or 1,
     )
     return render_template(
-        "meetings.html", courses=courses, selected=selected, page=page
+        "meetings.html",
+        courses=courses,
+        selected=selected,
+        page=page,
+        participants=participant_counts(m for m, _course in page.items),
     )
 
 
