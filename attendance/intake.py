@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,8 @@ APPLY_COALESCE_SECONDS = 0.02
 #: Acknowledging Zoom comes first (its 3 s deadline, then retries): while
 #: requests keep arriving (a commit within this long), the worker waits…
 APPLY_BUSY_SECONDS = 0.01
-#: …but never more than this before each batch, so a class's events reach the
-#: live dashboard within a fraction of a second…
+#: …but never more than this before each batch, and not at all while a live room
+#: is open (``Intake.watched``: its viewers wait for every applied event)…
 APPLY_MAX_DEFER_SECONDS = 0.03
 #: …except in a flood (more than APPLY_FLOOD_RATE events/s over the last
 #: APPLY_RATE_WINDOW), when accepting comes first and applying waits up to this…
@@ -74,6 +75,9 @@ class Intake:
         self._last_write = 0.0
         #: (monotonic time, events) of recent commits: the arrival rate.
         self._arrivals: deque[tuple[float, int]] = deque()
+        #: Whether someone is watching applied events live (set by the realtime
+        #: layer): then applying does not wait for the intake to be idle.
+        self.watched: Callable[[], bool] = lambda: False
 
     # -- public ------------------------------------------------------------
 
@@ -189,9 +193,12 @@ class Intake:
 
     def _give_way(self) -> int:
         """Wait while the intake is busy (briefly; longer in a flood); return a batch size."""
-        defer = (
-            APPLY_FLOOD_DEFER_SECONDS if self._flooded() else APPLY_MAX_DEFER_SECONDS
-        )
+        if self._flooded():
+            defer = APPLY_FLOOD_DEFER_SECONDS
+        elif self.watched():
+            defer = 0.0
+        else:
+            defer = APPLY_MAX_DEFER_SECONDS
         deadline = time.monotonic() + defer
         while self._busy() and time.monotonic() < deadline:
             socketio.sleep(APPLY_BUSY_SECONDS)

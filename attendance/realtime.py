@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from attendance.core.model import Person
 from attendance.extensions import db, socketio
+from attendance.intake import get_intake
 from attendance.models import EventStatus, Instructor, Meeting, Participant
 from attendance.models.types import iso, utcnow
 from attendance.services import dispatch
@@ -155,6 +156,7 @@ def init_realtime(app: Flask) -> None:
     """Register the Socket.IO handlers and the after-commit emitter (once per process)."""
     if app.config.get("WEBHOOK_PROCESSING") == "background":
         app.extensions["attendance.flusher"] = _Flusher(app)
+    get_intake(app).watched = _live_rooms_open
     if not app.config.get("WEBSOCKET_COMPRESSION"):
         app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
     if publish not in dispatch.after_commit:
@@ -253,6 +255,18 @@ def _publish_meetings(
         meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == meeting_uuid))
         if meeting is not None and meeting.zoom_meeting_id is not None:
             _publish_meeting(meeting, notices, changes.get(meeting.id))
+
+
+def _live_rooms_open() -> bool:
+    """Whether a live meeting room has a viewer (with a message queue: assume so)."""
+    if current_app.config.get("REDIS_URL"):
+        return True
+    rooms_here = socketio.server.manager.rooms.get("/", {})
+    return any(
+        members
+        for name, members in rooms_here.items()
+        if str(name).startswith("meeting:")
+    )
 
 
 def _listened(rooms: Sequence[str]) -> bool:

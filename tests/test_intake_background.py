@@ -119,3 +119,42 @@ def test_worker_applies_events_left_queued_by_a_previous_run(background_app):
             return status == "processed"
 
     assert _wait_until(applied)
+
+
+def test_applying_waits_for_a_busy_intake_only_while_no_live_room_is_open(
+    background_app,
+):
+    """A busy intake defers applying (briefly), unless someone watches live."""
+    from attendance import intake as intake_module
+    from attendance.extensions import socketio
+    from attendance.models import Course
+    from attendance.services.accounts import create_instructor, issue_token
+    from tests.engine_support import NUMBER, make_course
+
+    worker = get_intake(background_app)
+
+    def busy_wait() -> float:
+        worker._last_write = time.monotonic() + 60  # a commit "just now", for a minute
+        began = time.monotonic()
+        with background_app.app_context():
+            worker._give_way()
+        return time.monotonic() - began
+
+    assert busy_wait() >= intake_module.APPLY_MAX_DEFER_SECONDS
+    course = make_course(background_app)
+    with background_app.app_context():
+        teacher = create_instructor("t@uni.edu", "T", "correct horse battery")
+        teacher.courses.append(db.session.get(Course, course))
+        token = issue_token(teacher)
+        db.session.commit()
+    viewer = socketio.test_client(background_app, auth={"token": token})
+    try:
+        assert busy_wait() >= intake_module.APPLY_MAX_DEFER_SECONDS  # connected only
+        ack = viewer.emit("join-meeting", {"meetingId": str(NUMBER)}, callback=True)
+        assert ack["ok"]
+        assert busy_wait() < intake_module.APPLY_MAX_DEFER_SECONDS / 2
+        viewer.emit("leave-meeting", {"meetingId": str(NUMBER)}, callback=True)
+        assert busy_wait() >= intake_module.APPLY_MAX_DEFER_SECONDS
+    finally:
+        viewer.disconnect()
+        worker._last_write = 0.0
