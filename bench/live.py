@@ -31,6 +31,7 @@ import json
 import multiprocessing as mp
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -453,6 +454,10 @@ def main() -> int:
         f"result  : p99 {p99:.0f} ms (target < 250 ms), missing {missing} (target 0): "
         f"{'PASS' if ok else 'FAIL'}"
     )
+    if ok:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"kept    : the server's database and log in {tmp}")
     return 0 if ok else 1
 
 
