@@ -343,3 +343,46 @@ def test_a_live_meetings_participant_count_is_counted_so_far(app, client, people
     zoom.post(ended())
     (listed,) = client.get("/api/v1/meetings", headers=auth).get_json()
     assert listed["status"] == "ended" and listed["participant_count"] == 2
+
+
+def test_the_flusher_keeps_the_live_room_under_half_the_server(app, monkeypatch):
+    """Under a stream of changes, emits pause as long as each took, and run at once after a lull."""
+    import time
+
+    from attendance import realtime
+    from attendance.services import dispatch
+
+    flushes: list[tuple[float, float]] = []
+
+    def slow_publish(batch, changes):
+        began = time.monotonic()
+        time.sleep(0.04)  # a large meeting's view and fan-out
+        flushes.append((began, time.monotonic()))
+
+    monkeypatch.setattr(realtime, "_publish_meetings", slow_publish)
+    flusher = realtime._Flusher(app)
+
+    def change() -> None:
+        ctx = dispatch.ApplyContext()
+        ctx.notices.append(dispatch.Notice("meeting.participant_joined", "u==", "k"))
+        flusher.add(ctx)
+
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:  # a change every 5 ms for a second
+        change()
+        time.sleep(0.005)
+    time.sleep(0.2)
+    busy = sum(end - began for began, end in flushes)
+    span = flushes[-1][1] - flushes[0][0]
+    assert 5 <= len(flushes) <= 16
+    assert busy / span <= realtime.FLUSH_DUTY + 0.1
+    # After a lull, a change goes out at once.
+    time.sleep(0.3)
+    before = len(flushes)
+    sent = time.monotonic()
+    change()
+    for _ in range(100):
+        if len(flushes) > before:
+            break
+        time.sleep(0.005)
+    assert len(flushes) == before + 1 and flushes[-1][0] - sent < 0.03
