@@ -16,7 +16,6 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app, session
@@ -25,12 +24,14 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room
 from sqlalchemy import select
 
 from attendance.core.model import Person
+from attendance.core.policy import joined_late
 from attendance.extensions import db, socketio
 from attendance.intake import get_intake
 from attendance.models import EventStatus, Instructor, Meeting, Participant
 from attendance.models.types import iso, utcnow
 from attendance.services import dispatch
 from attendance.services.accounts import token_owner
+from attendance.services.attendance import course_policy
 from attendance.services.live import (
     Changes,
     course_of,
@@ -383,10 +384,9 @@ def _notification(
 
 
 def _late(meeting: Meeting, course: Any, person: Person) -> bool:
-    if course is None or meeting.start_time is None or person.first_join is None:
+    if course is None or meeting.start_time is None:
         return False
-    late_after = timedelta(minutes=course.late_after_minutes)
-    return person.first_join > meeting.start_time + late_after
+    return joined_late(person.first_join, meeting.start_time, course_policy(course))
 
 
 def notify(

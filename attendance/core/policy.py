@@ -19,6 +19,13 @@ def attended_percent(attended: timedelta, duration: timedelta) -> float:
     return math.floor(tenths + Fraction(1, 2)) / 10
 
 
+def joined_late(first_join: datetime | None, start: datetime, policy: Policy) -> bool:
+    """Whether a first join comes after the policy's grace from the start (§5.5)."""
+    return first_join is not None and first_join > start + timedelta(
+        minutes=policy.late_after_minutes
+    )
+
+
 def status_for(
     first_join: datetime | None,
     last_leave: datetime | None,
@@ -30,9 +37,7 @@ def status_for(
     """Return (status, late, left_early): the flags are reported whatever the status."""
     if start is None or end is None or end <= start:
         return Status.ABSENT, False, False
-    late = first_join is not None and first_join > start + timedelta(
-        minutes=policy.late_after_minutes
-    )
+    late = joined_late(first_join, start, policy)
     left_early = last_leave is not None and last_leave < end - timedelta(
         minutes=policy.left_early_minutes
     )

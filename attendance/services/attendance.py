@@ -256,6 +256,17 @@ def _cached_connections(
     return list(fresh.connections.values()), fresh.derivations
 
 
+def course_policy(course: Course | None) -> Policy:
+    """The course's attendance policy as the core takes it (the defaults without one)."""
+    if course is None:
+        return Policy()
+    return Policy(
+        late_after_minutes=course.late_after_minutes,
+        left_early_minutes=course.left_early_minutes,
+        min_attendance_percent=course.min_attendance_percent,
+    )
+
+
 def load_inputs(
     meeting: Meeting,
     changed: tuple[int, set[int]] | None = None,
@@ -264,15 +275,7 @@ def load_inputs(
 ) -> MeetingInputs:
     """Load one meeting's facts, connections, roster, links and policy."""
     course = db.session.get(Course, meeting.course_id) if meeting.course_id else None
-    policy = (
-        Policy(
-            late_after_minutes=course.late_after_minutes,
-            left_early_minutes=course.left_early_minutes,
-            min_attendance_percent=course.min_attendance_percent,
-        )
-        if course is not None
-        else Policy()
-    )
+    policy = course_policy(course)
     derivations = None
     if cached:
         connections, derivations = _cached_connections(meeting, changed)
