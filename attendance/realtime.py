@@ -258,29 +258,35 @@ def _publish_meetings(
             _publish_meeting(meeting, notices, changes.get(meeting.id))
 
 
-def _live_rooms_open() -> bool:
-    """Whether a live meeting room has a viewer (with a message queue: assume so)."""
+def _rooms_here() -> dict[Any, Any] | None:
+    """This process's rooms and their sockets; None with a message queue.
+
+    Clients of other processes are invisible here, so callers must then assume
+    that someone listens.
+    """
     if current_app.config.get("REDIS_URL"):
-        return True
-    rooms_here = socketio.server.manager.rooms.get("/", {})
-    return any(
+        return None
+    return socketio.server.manager.rooms.get("/", {})
+
+
+def _live_rooms_open() -> bool:
+    """Whether a live meeting room has a viewer."""
+    rooms = _rooms_here()
+    return rooms is None or any(
         members
-        for name, members in rooms_here.items()
-        if str(name).startswith("meeting:")
+        for name, members in rooms.items()
+        if str(name).startswith(meeting_room(""))
     )
 
 
 def _listened(rooms: Sequence[str]) -> bool:
     """Whether anyone may hear an emit to ``rooms``.
 
-    With a message queue, clients of other processes are invisible here: assume
-    someone listens. Alone, skip the work (a large meeting's view costs tens of
-    milliseconds) when no connected socket is in any of them.
+    Alone, skip the work (a large meeting's view costs milliseconds) when no
+    connected socket is in any of them.
     """
-    if current_app.config.get("REDIS_URL"):
-        return True
-    rooms_here = socketio.server.manager.rooms.get("/", {})
-    return any(rooms_here.get(room) for room in rooms)
+    here = _rooms_here()
+    return here is None or any(here.get(room) for room in rooms)
 
 
 def _publish_meeting(
