@@ -8,10 +8,7 @@ three can never disagree. Participants are persons (connections merged, CONTRACT
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +16,7 @@ from sqlalchemy import case, func, select
 
 from attendance.core import intervals as iv
 from attendance.core.compute import DerivationCache
-from attendance.core.model import Connection, MeetingResult, Person, Presence, Student
+from attendance.core.model import MeetingResult, Person, Presence, Student
 from attendance.extensions import db
 from attendance.models import (
     Course,
@@ -35,6 +32,7 @@ from attendance.services.attendance import (
     load_roster,
 )
 from attendance.services.courses import course_for_meeting_number, visible_course
+from attendance.services.meeting_cache import Entry, MeetingCache
 from attendance.services.reports import meeting_json
 
 
@@ -154,27 +152,17 @@ def course_of(meeting: Meeting) -> Course | None:
 #: stays valid from one view to the next; the time attended is then cut at now.
 _HORIZON = datetime(9999, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
-_LIVE_CACHE_SIZE = 8
 
-
-@dataclass(slots=True)
-class _LiveEntry:
-    """A live meeting's connections as of ``version`` (events_version), and derivations."""
-
-    uuid: str
-    version: int
-    connections: dict[int, Connection]
-    derivations: DerivationCache = field(default_factory=DerivationCache)
-
-
-_live: OrderedDict[int, _LiveEntry] = OrderedDict()
-_live_lock = threading.Lock()
+#: Live meetings' connections and derivations (to the horizon), as of a version;
+#: kept apart from the regeneration cache, whose derivations end at the meeting's
+#: end. Read after commits only, so entries need no staging.
+_live = MeetingCache()
 
 #: What batches did to a meeting: (its events_version after the batch, connections).
 Changes = list[tuple[int, set[int]]]
 
 
-def _connections(meeting: Meeting, changes: Changes | None) -> _LiveEntry:
+def _connections(meeting: Meeting, changes: Changes | None) -> Entry:
     """The live meeting's connections, reloading only what changed where that is known.
 
     The version is read before the connections, so an entry never claims more
@@ -183,10 +171,7 @@ def _connections(meeting: Meeting, changes: Changes | None) -> _LiveEntry:
     current = db.session.scalar(
         select(Meeting.events_version).where(Meeting.id == meeting.id)
     )
-    with _live_lock:
-        entry = _live.get(meeting.id)
-    if entry is None or entry.uuid != meeting.uuid:
-        entry = None
+    entry = _live.get(meeting.id, meeting.uuid)
     if entry is not None and entry.version == current:
         pass
     elif entry is not None and changes and _covers(entry.version, current, changes):
@@ -199,12 +184,8 @@ def _connections(meeting: Meeting, changes: Changes | None) -> _LiveEntry:
     else:
         loaded = {c.pk: c for c in load_connections(meeting.id)}
         derivations = entry.derivations if entry is not None else DerivationCache()
-        entry = _LiveEntry(meeting.uuid, current, loaded, derivations)
-    with _live_lock:
-        _live[meeting.id] = entry
-        _live.move_to_end(meeting.id)
-        while len(_live) > _LIVE_CACHE_SIZE:
-            _live.popitem(last=False)
+        entry = Entry(meeting.uuid, current, loaded, derivations)
+    _live.put(meeting.id, entry)
     return entry
 
 
