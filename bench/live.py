@@ -63,7 +63,7 @@ def _clients_process(
     expected: int,
     timeout: float,
 ) -> None:
-    """``count`` asyncio clients in one process; puts ([(client, name, at)], cpu) on ``results``.
+    """``count`` asyncio clients in one process; puts (receipts, cpu, others) on ``results``.
 
     python-socketio's AsyncClient (aiohttp websockets, one event loop): the
     threaded client costs ~0.7 ms of CPU per message, which 50 of them on this
@@ -73,7 +73,6 @@ def _clients_process(
     the clients leave the server as much of the machine as they can.
     """
     import asyncio
-    import json
 
     import socketio
     import uvloop
