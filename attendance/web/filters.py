@@ -7,8 +7,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint
 
-from attendance.models.types import iso
-
 
 def _zone(name: str | None) -> ZoneInfo:
     try:
@@ -81,4 +79,3 @@ def register(bp: Blueprint) -> None:
     bp.add_app_template_filter(percent, "percent")
     bp.add_app_template_filter(status_class, "status_class")
     bp.add_app_template_filter(zoom_number, "zoom_number")
-    bp.add_app_template_filter(iso, "iso")
