@@ -56,17 +56,18 @@ def create_course():
         course = course_service.create_course(
             values, db.session.get(Instructor, current_user.id)
         )
-    except Conflict as exc:
-        db.session.rollback()
-        form.form_errors.append(_sentence(exc))
-        return _home(form, 409)
     except ValidationFailed as exc:
         db.session.rollback()
         form.form_errors.append(_sentence(exc))
-        return _home(form, 422)
+        return _home(form, _status(exc))
     db.session.commit()
     flash(f"Created {course.code}. Upload its roster next.", "success")
     return redirect(url_for("web.course", course_id=course.id))
+
+
+def _status(exc: ValidationFailed) -> int:
+    """409 for a clash with what exists (a Conflict), else 422."""
+    return 409 if isinstance(exc, Conflict) else 422
 
 
 def _sentence(exc: Exception) -> str:
@@ -80,7 +81,7 @@ def _plain(value: float) -> float | int:
 
 
 def _settings_form(course: Course) -> CourseSettingsForm:
-    form = CourseSettingsForm(
+    return CourseSettingsForm(
         data={
             "title": course.title,
             "timezone": course.timezone,
@@ -93,7 +94,6 @@ def _settings_form(course: Course) -> CourseSettingsForm:
             "min_attendance_percent": _plain(course.min_attendance_percent),
         }
     )
-    return form
 
 
 def _course_page(
@@ -105,13 +105,14 @@ def _course_page(
     status: int = 200,
 ):
     chart = queries.course_chart(course)
+    totals = queries.term_counts(chart)
     meetings = queries.course_meetings(course)
     return render_template(
         "course.html",
         course=course,
         chart=chart,
-        totals=queries.term_counts(chart),
-        rate=queries.attendance_rate(queries.term_counts(chart)),
+        totals=totals,
+        rate=queries.attendance_rate(totals),
         summaries=list(summaries(course)),
         students=queries.roster(course),
         meetings=meetings,
@@ -141,14 +142,10 @@ def course_settings(course_id: int):
     try:
         values = course_service.course_values(form.values(), creating=False)
         course_service.update_course(course, values)
-    except Conflict as exc:
-        db.session.rollback()
-        form.form_errors.append(_sentence(exc))
-        return _course_page(course_or_404(course_id), settings=form, status=409)
     except ValidationFailed as exc:
         db.session.rollback()
         form.form_errors.append(_sentence(exc))
-        return _course_page(course_or_404(course_id), settings=form, status=422)
+        return _course_page(course, settings=form, status=_status(exc))
     db.session.commit()
     flash("Settings saved. Attendance of past meetings was recomputed.", "success")
     return redirect(url_for("web.course", course_id=course.id, _anchor="settings"))
