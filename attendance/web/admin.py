@@ -71,11 +71,11 @@ def replay_event(event_id: int):
     return redirect(back, 303)
 
 
-def _assign_form(formdata=None) -> AssignForm:
+def _assign_form(formdata=None, people: list[Instructor] | None = None) -> AssignForm:
     form = AssignForm(formdata=formdata)
     form.instructor.choices = [
         (p.id, f"{p.name} ({p.email})" if p.name else p.email)
-        for p in queries.instructors()
+        for p in (queries.instructors() if people is None else people)
     ]
     form.course.choices = [
         (c.id, f"{c.code} · {c.title}" if c.title else c.code)
@@ -89,11 +89,12 @@ def _instructors_page(
     assign: AssignForm | None = None,
     status: int = 200,
 ):
+    people = queries.instructors()
     return render_template(
         "instructors.html",
-        people=queries.instructors(),
+        people=people,
         form=form or InstructorForm(formdata=None),
-        assign=assign or _assign_form(),
+        assign=assign or _assign_form(people=people),
         action=ActionForm(formdata=None),
         me=current_user.id,
     ), status
