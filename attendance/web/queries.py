@@ -41,6 +41,12 @@ PER_PAGE = 50
 TIMELINE_ROWS = 400
 
 _effective = func.coalesce(AttendanceRecord.manual_status, AttendanceRecord.status)
+#: How the meeting lists are ordered: live ones first, then newest first.
+_LIVE_FIRST = (
+    case((Meeting.status == MeetingStatus.LIVE, 0), else_=1),
+    Meeting.start_time.desc().nulls_last(),
+    Meeting.id.desc(),
+)
 
 
 def attendance_rate(counts: Mapping[str, int]) -> float | None:
@@ -176,12 +182,11 @@ def meetings_page(visible: Any, course_id: int | None, number: int) -> Page:
     where = [Meeting.course_id.in_(visible)]
     if course_id is not None:
         where.append(Meeting.course_id == course_id)
-    live_first = case((Meeting.status == MeetingStatus.LIVE, 0), else_=1)
     query = (
         select(Meeting, Course)
         .join(Course, Course.id == Meeting.course_id)
         .where(*where)
-        .order_by(live_first, Meeting.start_time.desc().nulls_last(), Meeting.id.desc())
+        .order_by(*_LIVE_FIRST)
     )
     count = select(func.count(Meeting.id)).where(*where)
     return _page(query, count, number)
@@ -189,14 +194,11 @@ def meetings_page(visible: Any, course_id: int | None, number: int) -> Page:
 
 def course_meetings(course: Course, limit: int = 20) -> list[Meeting]:
     """The course's latest meetings, live ones first."""
-    live_first = case((Meeting.status == MeetingStatus.LIVE, 0), else_=1)
     return list(
         db.session.scalars(
             select(Meeting)
             .where(Meeting.course_id == course.id)
-            .order_by(
-                live_first, Meeting.start_time.desc().nulls_last(), Meeting.id.desc()
-            )
+            .order_by(*_LIVE_FIRST)
             .limit(limit)
         )
     )
