@@ -35,6 +35,7 @@ function sortKey(p) {
 
 function buildRow(p) {
   const refs = {
+    avatar: el("span", { class: "avatar", "aria-hidden": "true" }),
     name: el("span", { class: "person-name" }),
     who: el("span", { class: "person-who" }),
     badges: el("span", { class: "person-badges" }),
@@ -44,7 +45,7 @@ function buildRow(p) {
   const row = el(
     "li",
     { class: "person", dataset: { participantId: String(p.id) } },
-    el("span", { class: "avatar", "aria-hidden": "true" }),
+    refs.avatar,
     el("span", { class: "person-main" }, el("span", { class: "person-line" }, refs.name, refs.badges), refs.who),
     el("span", { class: "person-side" }, refs.time, refs.meta),
   );
@@ -65,9 +66,8 @@ function fillRow(entry) {
   const p = entry.data;
   const { row, refs } = entry;
   row.dataset.status = p.status;
-  row.dataset.name = p.name || "";
   row.classList.toggle("is-guest", p.student_pk === null);
-  row.querySelector(".avatar").textContent = initials(p.name);
+  refs.avatar.textContent = initials(p.name);
   refs.name.textContent = p.name || "(no name)";
   refs.who.textContent = p.student_pk !== null
     ? `${p.student_id ?? ""} · matched by ${p.matched_by ?? "—"}`
