@@ -12,6 +12,7 @@ from flask_login import current_user
 from attendance.extensions import csrf, db, login_manager
 from attendance.models import Instructor
 from attendance.services.accounts import token_owner
+from attendance.text import is_digits
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -63,7 +64,7 @@ def init_auth(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(user_id: str) -> Instructor | None:
-        return db.session.get(Instructor, int(user_id)) if user_id.isdigit() else None
+        return db.session.get(Instructor, int(user_id)) if is_digits(user_id) else None
 
     @login_manager.request_loader
     def _from_token(_request: Any) -> Instructor | None:

@@ -41,6 +41,7 @@ from attendance.services.live import (
     snapshot_for_number,
     teaches,
 )
+from attendance.text import is_digits
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ def _connect(auth: Any = None) -> None:
 def _meeting_number(data: Any) -> int | None:
     value = data.get("meetingId") if isinstance(data, dict) else None
     text = str(value).replace(" ", "") if isinstance(value, str | int) else ""
-    if isinstance(value, bool) or not text.isdigit() or not 9 <= len(text) <= 11:
+    if isinstance(value, bool) or not is_digits(text) or not 9 <= len(text) <= 11:
         return None
     return int(text)
 

@@ -96,6 +96,11 @@ def test_meetings_list_and_filters(client, setup):
         client.get("/api/v1/meetings?course_id=x", headers=headers["ada"]).status_code
         == 400
     )
+    # "²" passes str.isdigit() but not int(): a 400, not a 500.
+    assert (
+        client.get("/api/v1/meetings?course_id=²", headers=headers["ada"]).status_code
+        == 400
+    )
     assert (
         client.get("/api/v1/meetings?colour=red", headers=headers["ada"]).status_code
         == 400

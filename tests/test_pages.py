@@ -688,3 +688,13 @@ def test_report_guest_suggestions_come_from_the_service(app, world):
     assert [s.student_id for s in by_name["Dana S"]][:1] == ["S4"]
     assert by_name[XSS] == []
     assert {r["student_id"] for r in ROSTER} >= {"S4"}
+
+
+def test_superscript_digits_in_page_numbers_and_meeting_numbers_are_not_500(
+    client, world
+):
+    """ "²" passes str.isdigit() but not int(): pages read it as no number."""
+    login(client, "root@uni.edu")
+    assert "Meetings" in page(client, "/meetings?page=²&course=²")
+    assert "Event log" in page(client, "/events?page=²")
+    page(client, "/live/" + "²" * 11, status=404)

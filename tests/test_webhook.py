@@ -312,6 +312,7 @@ def _assert_nothing_stored(app):
             "x-zm-signature": "v0=" + "0" * 64,
         },
         {"x-zm-request-timestamp": "soon", "x-zm-signature": "v0=" + "0" * 64},
+        {"x-zm-request-timestamp": "²", "x-zm-signature": "v0=" + "0" * 64},
     ],
 )
 def test_webhook_missing_or_bad_signature_is_401(app, client, headers):

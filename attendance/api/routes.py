@@ -43,6 +43,7 @@ from attendance.services.courses import (
 from attendance.services.live import participant_counts
 from attendance.services.reports import attendance, attendance_csv, meeting_json
 from attendance.services.roster import RosterFormatError, import_rows, read_csv
+from attendance.text import is_digits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -301,7 +302,7 @@ def list_meetings():
         return error(400, "bad_request", f"unknown filter(s): {', '.join(unknown)}")
     for key in ("course_id", "zoom_meeting_id"):
         if key in args:
-            if not args[key].isdigit():
+            if not is_digits(args[key]):
                 return error(400, "bad_request", f"{key} must be a number")
             query = query.where(getattr(Meeting, key) == int(args[key]))
     if "uuid" in args:

@@ -45,6 +45,7 @@ from attendance.models import (
 from attendance.models import Student as StudentRow
 from attendance.models.types import EPOCH, to_micros, utcnow
 from attendance.services import meeting_cache
+from attendance.text import is_digits
 
 log = logging.getLogger(__name__)
 
@@ -589,7 +590,7 @@ def find_meeting(ref: str) -> Meeting:
     :raises NotFound: when there is none.
     """
     meeting = None
-    if ref.isdigit():
+    if is_digits(ref):
         meeting = db.session.get(Meeting, int(ref))
     if meeting is None:
         meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == ref))

@@ -18,6 +18,7 @@ from attendance.models import (
     course_instructors,
 )
 from attendance.services.attendance import regenerate_course, regenerate_ended
+from attendance.text import is_digits
 
 
 def find_course(ref: str | int) -> Course:
@@ -26,7 +27,7 @@ def find_course(ref: str | int) -> Course:
     :raises NotFound: when there is none.
     """
     course = None
-    if isinstance(ref, int) or str(ref).isdigit():
+    if isinstance(ref, int) or is_digits(str(ref)):
         course = db.session.get(Course, int(ref))
     if course is None:
         course = db.session.scalar(select(Course).where(Course.code == str(ref)))
@@ -52,7 +53,7 @@ def parse_meeting_number(value: object) -> int:
     :raises ValidationFailed: when it is not 9 to 11 digits.
     """
     text = str(value).replace(" ", "").replace("-", "")
-    if not text.isdigit() or not 9 <= len(text) <= 11:
+    if not is_digits(text) or not 9 <= len(text) <= 11:
         raise ValidationFailed(f"{value!r} is not a Zoom meeting number (9-11 digits)")
     return int(text)
 

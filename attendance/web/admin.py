@@ -10,6 +10,7 @@ from attendance.extensions import db
 from attendance.models import Course, EventStatus, Instructor, WebhookEvent
 from attendance.services.accounts import create_instructor
 from attendance.services.dispatch import apply_ids
+from attendance.text import is_digits
 from attendance.web import queries
 from attendance.web.access import admin_required
 from attendance.web.forms import ActionForm, AssignForm, InstructorForm
@@ -36,7 +37,7 @@ def events():
     log = queries.event_log(
         filters["status"] or None,
         filters["event"] or None,
-        int(page_arg) if page_arg.isdigit() else 1,
+        int(page_arg) if is_digits(page_arg) else 1,
     )
     return render_template(
         "events.html",

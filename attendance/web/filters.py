@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint
 
+from attendance.text import is_digits
+
 
 def _zone(name: str | None) -> ZoneInfo:
     try:
@@ -62,7 +64,7 @@ def percent(value: float | None) -> str:
 def zoom_number(value: int | str | None) -> str:
     """A meeting number grouped as Zoom shows it: ``847 1263 9219``."""
     digits = str(value or "")
-    if not digits.isdigit() or len(digits) < 9:
+    if not is_digits(digits) or len(digits) < 9:
         return digits
     return f"{digits[:3]} {digits[3:-4]} {digits[-4:]}"
 

@@ -11,6 +11,7 @@ from attendance.services.courses import visible_courses
 from attendance.services.live import participant_counts
 from attendance.services.reports import attendance
 from attendance.services.suggestions import meeting_suggestions
+from attendance.text import is_digits
 from attendance.web import queries
 from attendance.web.access import meeting_or_404, visible_course_ids
 from attendance.web.routes import bp
@@ -18,7 +19,7 @@ from attendance.web.routes import bp
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int(value) if is_digits(value) else None
 
 
 @bp.get("/meetings")

@@ -21,6 +21,7 @@ from attendance.models.types import utcnow
 from attendance.services.event_log import IncomingEvent
 from attendance.services.health import health_report
 from attendance.services.live import course_of_number, snapshot_for_number, teaches
+from attendance.text import is_digits
 from attendance.zoom import signature
 from attendance.zoom.events import URL_VALIDATION
 
@@ -136,7 +137,7 @@ def _bad_request(exc: BadRequest):
 def live_participants(meeting_number: str):
     """The live room's snapshot of a meeting number of the caller's courses (else 404)."""
     number = meeting_number.replace(" ", "")
-    if not number.isdigit() or not 9 <= len(number) <= 11:
+    if not is_digits(number) or not 9 <= len(number) <= 11:
         return _error(404, "not_found", "no such meeting")
     course_id = course_of_number(int(number))
     if not teaches(current_user, course_id):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from attendance.errors import BadPayload
+from attendance.text import is_digits
 
 #: Seed-era names (never sent by Zoom) mapped to the real event they stand for.
 ALIASES: dict[str, str] = {
@@ -154,7 +155,7 @@ def _meeting_id(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_digits(value.strip()):
         return int(value.strip())
     raise BadPayload(f"meeting id {value!r} is not a meeting number")
 
@@ -182,7 +183,7 @@ def _int_or_none(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and is_digits(value.strip().lstrip("-")):
         return int(value)
     return None
 

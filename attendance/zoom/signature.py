@@ -7,6 +7,7 @@ import hmac
 from collections.abc import Iterable
 
 from attendance.errors import InvalidSignature
+from attendance.text import is_digits
 
 #: A timestamp above this is taken to be in milliseconds: Zoom documents seconds,
 #: but ZOOM.md marks the unit UNCONFIRMED, so both are accepted.
@@ -32,7 +33,7 @@ def timestamp_seconds(raw: str | None) -> float:
 
     :raises InvalidSignature: when the header is missing or not a number.
     """
-    if not raw or not raw.strip().isdigit():
+    if not raw or not is_digits(raw.strip()):
         raise InvalidSignature("missing or malformed x-zm-request-timestamp")
     value = int(raw.strip())
     return value / 1000 if value > _MILLISECONDS_THRESHOLD else float(value)
