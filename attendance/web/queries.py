@@ -24,8 +24,8 @@ from attendance.models import (
     WebhookEvent,
 )
 from attendance.models.meeting import MeetingStatus
-from attendance.models.types import to_micros
-from attendance.services.attendance import MANUAL_STATUSES, compute
+from attendance.models.types import to_micros, utcnow
+from attendance.services.attendance import MANUAL_STATUSES, compute_persons
 from attendance.services.course_report import (
     ATTENDED,
     course_zone,
@@ -231,7 +231,7 @@ def timeline(meeting: Meeting, records: Iterable[Mapping[str, Any]]) -> dict[str
     rooms), clipped to the meeting's [S, E]; open ones close at E (now while
     live). Connections are grouped into persons as attendance counts them.
     """
-    result = compute(meeting)
+    result = compute_persons(meeting, utcnow())  # persons only: no records needed
     if result.start is None or result.end is None or result.end <= result.start:
         return {"minutes": 0, "rows": [], "truncated": 0}
     start_us, end_us = to_micros(result.start), to_micros(result.end)
