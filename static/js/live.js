@@ -26,6 +26,7 @@ const state = {
 };
 const pending = new Map(); // id -> participant data, applied on the next frame
 let frameRequested = false;
+let shownUnseen = null; // student_pks listed under "Not seen yet"; null after a snapshot
 
 // -- rows ------------------------------------------------------------------------
 
@@ -153,6 +154,10 @@ function renderUnseen() {
   const seen = new Set();
   for (const { data } of state.people.values()) if (data.student_pk !== null) seen.add(data.student_pk);
   const unseen = state.roster.filter((s) => !seen.has(s.student_pk));
+  // Rebuild only when the list changes: every frame of a join burst calls this.
+  const shown = unseen.map((s) => s.student_pk).join(",");
+  if (shown === shownUnseen) return;
+  shownUnseen = shown;
   document.getElementById("list-unseen").replaceChildren(
     ...unseen.map((s) =>
       el("li", { class: "person compact", dataset: { studentPk: String(s.student_pk) } },
@@ -209,6 +214,7 @@ function applySnapshot(ack) {
   state.version = ack.version ?? 0;
   state.roster = ack.roster ?? [];
   state.statistics = ack.statistics;
+  shownUnseen = null; // the roster may have changed too
   for (const p of ack.participants) upsert(p, now);
   renderMeeting();
   renderStatistics();
