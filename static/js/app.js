@@ -1,4 +1,6 @@
 // Behaviour every dashboard page shares: confirmations, copy buttons, auto-submitting filters.
+import { el } from "./dom.js";
+
 document.documentElement.classList.add("js");
 
 for (const form of document.querySelectorAll("form[data-confirm]")) {
@@ -32,15 +34,10 @@ const pending = sessionStorage.getItem("flash");
 if (pending) {
   sessionStorage.removeItem("flash");
   const { kind, text } = JSON.parse(pending);
-  const p = document.createElement("p");
-  p.className = `flash ${kind}`;
-  p.setAttribute("role", "status");
-  p.textContent = text;
   let box = document.querySelector(".flashes");
   if (!box) {
-    box = document.createElement("div");
-    box.className = "flashes";
+    box = el("div", { class: "flashes" });
     document.querySelector("main").prepend(box);
   }
-  box.append(p);
+  box.append(el("p", { class: `flash ${kind}`, role: "status" }, text));
 }
