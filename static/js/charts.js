@@ -2,6 +2,7 @@
 const css = getComputedStyle(document.documentElement);
 const prop = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
 
+// In status order: the timeline's legend follows it.
 export const palette = {
   Present: prop("--c-present", "#16a34a"),
   Late: prop("--c-late", "#f59e0b"),

@@ -147,7 +147,7 @@ if (timeline && canvas && window.Chart) {
       }
     }
   }
-  const order = ["Present", "Late", "Left Early", "Absent", "Excused", "Guest", "Host"];
+  const order = Object.keys(palette); // the palette lists the statuses in legend order
   const datasets = [...groups.entries()]
     .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
     .map(([group, data]) => ({
