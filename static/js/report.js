@@ -25,12 +25,11 @@ function applyFilter() {
   if (none) none.hidden = shown > 0;
 }
 
-for (const chip of document.querySelectorAll(".chip[data-filter]")) {
+const chips = document.querySelectorAll(".chip[data-filter]");
+for (const chip of chips) {
   chip.addEventListener("click", () => {
     activeFilter = chip.dataset.filter;
-    for (const other of document.querySelectorAll(".chip[data-filter]")) {
-      other.setAttribute("aria-pressed", String(other === chip));
-    }
+    for (const other of chips) other.setAttribute("aria-pressed", String(other === chip));
     applyFilter();
   });
 }
@@ -176,10 +175,8 @@ if (timeline && canvas && window.Chart) {
     });
   }
   // Ticks on round clock times (every 5, 10, 15, 30 or 60 minutes), not at "07:16".
-  const offset = (() => {
-    const [h, m] = at(0).split(":").map(Number);
-    return h * 60 + m + (start / 60000) % 1;
-  })();
+  const [startHour, startMinute] = at(0).split(":").map(Number);
+  const offset = startHour * 60 + startMinute + (start / 60000) % 1; // minutes past midnight on the clock
   const step = [5, 10, 15, 30, 60].find((s) => timeline.minutes / s <= 10) ?? 120;
   const roundTicks = [];
   for (let v = (step - (offset % step)) % step; v <= timeline.minutes; v += step) roundTicks.push({ value: v });
