@@ -45,8 +45,45 @@ class _Keys:
     compact: tuple[str, ...]
 
 
-def _ratio(a: str, b: str) -> float:
-    return SequenceMatcher(None, a, b, autojunk=False).ratio() if a and b else 0.0
+#: SequenceMatchers by their second sequence: difflib indexes that side once
+#: (``set_seq2``) and compares it with many first sequences (``set_seq1``).
+Matchers = dict[str, SequenceMatcher]
+
+
+def _matcher(a: str, b: str, matchers: Matchers | None) -> SequenceMatcher:
+    """A SequenceMatcher of ``a`` against ``b``, reusing ``b``'s index where kept."""
+    matcher = matchers.get(b) if matchers is not None else None
+    if matcher is None:
+        matcher = SequenceMatcher(None, "", b, autojunk=False)
+        if matchers is not None:
+            matchers[b] = matcher
+    matcher.set_seq1(a)
+    return matcher
+
+
+def _ratio(
+    a: str, b: str, floor: float = 0.0, matchers: Matchers | None = None
+) -> float:
+    """difflib's ratio; 0.0 where its cheap upper bounds show it is below ``floor``."""
+    if not a or not b:
+        return 0.0
+    matcher = _matcher(a, b, matchers)
+    if floor and (matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor):
+        return 0.0
+    return matcher.ratio()
+
+
+def _bound(a: str, b: str, matchers: Matchers | None) -> float:
+    """An upper bound of ``_ratio(a, b)`` (difflib's quick_ratio)."""
+    return _matcher(a, b, matchers).quick_ratio() if a and b else 0.0
+
+
+def _best(pairs: Iterable[tuple[str, str]], floor: float, matchers: Matchers) -> float:
+    """The highest ratio of ``pairs`` if it reaches ``floor`` (else something below it)."""
+    best = 0.0
+    for a, b in pairs:
+        best = max(best, _ratio(a, b, max(floor, best), matchers))
+    return best
 
 
 def _local_part(email: str) -> str:
@@ -82,32 +119,99 @@ def _student_keys(first: str, last: str, email: str) -> _Keys:
     )
 
 
-def _token_score(guest: tuple[str, ...], student: tuple[str, ...]) -> float:
-    """How well each guest word finds a student word (an initial counts for "d")."""
+def _token_score(
+    guest: tuple[str, ...],
+    student: tuple[str, ...],
+    floor: float = 0.0,
+    matchers: Matchers | None = None,
+) -> float:
+    """How well each guest word finds a student word (an initial counts for "d").
+
+    Exact when it reaches ``floor``; 0.0 where difflib's upper bounds show it cannot.
+    """
     if not guest or not student:
         return 0.0
-    total = 0.0
-    for word in guest:
+
+    def word_score(word: str, exact: bool) -> float:
         if len(word) == 1:
-            best = 0.9 if any(s.startswith(word) for s in student) else 0.0
-        else:
-            best = max(_ratio(word, s) for s in student)
-        total += best
-    return _PARTIAL * total / len(guest)
+            return 0.9 if any(s.startswith(word) for s in student) else 0.0
+        if exact:
+            return max(_ratio(word, s, 0.0, matchers) for s in student)
+        return max(_bound(word, s, matchers) for s in student)
+
+    if (
+        floor
+        and _PARTIAL * sum(word_score(w, False) for w in guest) / len(guest) < floor
+    ):
+        return 0.0
+    return _PARTIAL * sum(word_score(w, True) for w in guest) / len(guest)
 
 
 def similarity(
     guest_name: str, guest_email: str, first: str, last: str, email: str
 ) -> float:
     """How likely (0-1) a guest with this display name and e-mail is this student."""
-    guest = _guest_keys(guest_name, guest_email)
-    student = _student_keys(first, last, email)
-    full = max((_ratio(g, s) for g in guest.full for s in student.full), default=0.0)
-    compact = max(
-        (_ratio(g, s) for g in guest.compact for s in student.compact if len(g) > 2),
-        default=0.0,
+    return _similarity(
+        _guest_keys(guest_name, guest_email), _student_keys(first, last, email)
     )
-    return max(full, compact, _token_score(guest.tokens, student.tokens))
+
+
+def _similarity(
+    guest: _Keys, student: _Keys, floor: float = 0.0, matchers: Matchers | None = None
+) -> float:
+    """``similarity`` of prepared keys; exact when it reaches ``floor``, else below it.
+
+    A pair whose ratio cannot beat the best so far (or ``floor``) is skipped on
+    difflib's cheap upper bounds: the suggestions' threshold makes most of the
+    roster such pairs.
+    """
+    full = _best(((g, s) for g in guest.full for s in student.full), floor, matchers)
+    floor = max(floor, full)
+    compact = _best(
+        ((g, s) for g in guest.compact for s in student.compact if len(g) > 2),
+        floor,
+        matchers,
+    )
+    floor = max(floor, compact)
+    return max(
+        full, compact, _token_score(guest.tokens, student.tokens, floor, matchers)
+    )
+
+
+def _prepare(
+    candidates: Iterable[Mapping[str, Any]],
+) -> list[tuple[Mapping[str, Any], _Keys]]:
+    """Each candidate with its keys, made once for all the guests compared with it."""
+    return [
+        (
+            c,
+            _student_keys(
+                c.get("first_name") or "",
+                c.get("last_name") or "",
+                c.get("email") or "",
+            ),
+        )
+        for c in candidates
+    ]
+
+
+def _rank(
+    guest: _Keys,
+    prepared: list[tuple[Mapping[str, Any], _Keys]],
+    limit: int,
+    threshold: float,
+    matchers: Matchers,
+) -> list[Suggestion]:
+    found = []
+    for c, student in prepared:
+        score = _similarity(guest, student, threshold, matchers)
+        if score >= threshold:
+            name = " ".join(p for p in (c.get("first_name"), c.get("last_name")) if p)
+            found.append(
+                Suggestion(c["student_pk"], c["student_id"], name, round(score, 3))
+            )
+    found.sort(key=lambda s: (-s.score, s.name.casefold(), s.student_pk))
+    return found[:limit]
 
 
 def suggest(
@@ -119,22 +223,8 @@ def suggest(
     threshold: float = THRESHOLD,
 ) -> list[Suggestion]:
     """The best ``limit`` candidates (Record-shaped mappings) at or above ``threshold``."""
-    found = []
-    for c in candidates:
-        score = similarity(
-            guest_name,
-            guest_email,
-            c.get("first_name") or "",
-            c.get("last_name") or "",
-            c.get("email") or "",
-        )
-        if score >= threshold:
-            name = " ".join(p for p in (c.get("first_name"), c.get("last_name")) if p)
-            found.append(
-                Suggestion(c["student_pk"], c["student_id"], name, round(score, 3))
-            )
-    found.sort(key=lambda s: (-s.score, s.name.casefold(), s.student_pk))
-    return found[:limit]
+    guest = _guest_keys(guest_name, guest_email)
+    return _rank(guest, _prepare(candidates), limit, threshold, {})
 
 
 def candidates(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -151,8 +241,15 @@ def meeting_suggestions(
     limit: int = 3,
 ) -> dict[int, list[Suggestion]]:
     """Suggestions per guest ``participant_pk`` from a meeting's Records and Guests."""
-    pool = candidates(records)
+    prepared = _prepare(candidates(records))
+    matchers: Matchers = {}  # one difflib index per student key, for every guest
     return {
-        g["participant_pk"]: suggest(g["name"], g.get("email") or "", pool, limit=limit)
+        g["participant_pk"]: _rank(
+            _guest_keys(g["name"], g.get("email") or ""),
+            prepared,
+            limit,
+            THRESHOLD,
+            matchers,
+        )
         for g in guests
     }
