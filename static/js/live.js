@@ -261,7 +261,7 @@ function toast(message, kind = "info") {
 
 function matchesFilter(p) {
   if (!state.filter) return true;
-  const hay = `${p.name} ${p.email} ${p.student_id ?? ""}`.toLocaleLowerCase();
+  const hay = [p.name, p.email, p.student_id].filter(Boolean).join(" ").toLocaleLowerCase();
   return hay.includes(state.filter);
 }
 
