@@ -15,6 +15,10 @@ class BadPayload(AttendanceError):
     """A verified webhook body that is not an event (answered 400)."""
 
 
+class MalformedJSON(AttendanceError):
+    """A body that is not JSON within the bounds ``attendance.jsonbody`` enforces (400)."""
+
+
 class StorageUnavailable(AttendanceError):
     """An event could not be committed to the event log (answered 503)."""
 

@@ -28,6 +28,8 @@ class WebhookEvent(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (
         Index("ix_webhook_events_status_id", "status", "id"),
         Index("ix_webhook_events_meeting_uuid", "meeting_uuid"),
+        # Health (latest arrival) and retention (older than N days) read by time.
+        Index("ix_webhook_events_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

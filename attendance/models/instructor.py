@@ -37,6 +37,9 @@ class Instructor(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     password_hash: Mapped[str] = mapped_column(String(300))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Part of the session's user id: bumped on password change and sign-out, so
+    #: every session and remember-me cookie issued before stops working.
+    auth_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     courses = relationship(
         "Course", secondary=course_instructors, backref="instructors"
