@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from attendance import intake
 from attendance.auth import init_auth
-from attendance.database import configure_engine, engine_options
+from attendance.database import configure_engine, engine_options, is_unavailable
 from attendance.extensions import db, migrate, socketio
 from attendance.models.types import render_migration_type
 from attendance.realtime import init_realtime
@@ -113,6 +113,19 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if is_unavailable(exc):
+            # The database is down, locked or full: "try again", in one log line.
+            log.warning(
+                "database unavailable on %s %s: %s",
+                request.method,
+                request.path,
+                str(exc).splitlines()[0] if str(exc) else exc,
+            )
+            db.session.rollback()
+            body = {"error": {"code": "unavailable", "message": "database busy; retry"}}
+            if not _wants_json():
+                return "Service Unavailable: the database is busy; retry shortly.", 503
+            return jsonify(body), 503
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not _wants_json():
             return "Internal Server Error", 500

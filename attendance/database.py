@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine
 
 from attendance.extensions import db
 
@@ -23,6 +23,35 @@ def begin_write() -> None:
         db.session.connection(execution_options={WRITE_OPTION: True})
 
 
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached or written *now*.
+
+    Down, refusing connections, out of connections, locked (SQLite's short busy
+    timeout, PostgreSQL's lock or statement timeout), disk full: retrying later
+    may work. Anything else (a value the column cannot hold, a NUL in text, a
+    Python error while binding) is a property of the data and will fail again.
+    """
+    if isinstance(error, exc.OperationalError | exc.InterfaceError | exc.TimeoutError):
+        return True
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    # psycopg2 reports lock_timeout / statement_timeout as QueryCanceled, a
+    # subclass of OperationalError (55P03 / 57014): covered above.
+    return isinstance(error, exc.DisconnectionError)
+
+
+def bound_statement_time(conn: Connection, milliseconds: int) -> None:
+    """Bound lock waits and statement time for the rest of this transaction (PostgreSQL).
+
+    Without it a locked table holds the caller until the lock goes away (health
+    hung for more than 5 s behind ``LOCK TABLE``). SQLite is bounded by its busy
+    timeout instead.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(milliseconds)}")
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(milliseconds)}")
+
+
 def engine_options(url: str) -> dict[str, Any]:
     """Per-backend engine options: fail fast instead of hanging when PostgreSQL is away.
 
@@ -32,7 +61,7 @@ def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("postgresql"):
         return {
             "pool_pre_ping": True,
-            "connect_args": {"connect_timeout": 3},
+            "connect_args": {"connect_timeout": 2},
             # Bulk UPDATE/DELETE in pages (execute_batch), not a round trip per row:
             # a 10,000-row roster update took 2.8 s row by row.
             "executemany_mode": "values_plus_batch",
@@ -40,16 +69,30 @@ def engine_options(url: str) -> dict[str, Any]:
     return {}
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(synchronous: str, busy_timeout_ms: int):
+    def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+        _sqlite_setup(dbapi_connection, synchronous, busy_timeout_ms)
+
+    return _sqlite_connect
+
+
+def _sqlite_setup(
+    dbapi_connection: Any, synchronous: str, busy_timeout_ms: int
+) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT; take it over
     # (SQLAlchemy's documented recipe) and emit BEGIN ourselves in _sqlite_begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL: readers never block the writer; NORMAL: durable across process crashes,
-    # fsync at checkpoints only. busy_timeout: another process (CLI) holding the lock.
+    # WAL: readers never block the writer. NORMAL: durable across process crashes,
+    # fsync at checkpoints only (a power loss can lose the last commits: see the
+    # README; SQLITE_SYNCHRONOUS=FULL fsyncs every commit).
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    # busy_timeout: how long a write waits for another process's lock (a CLI
+    # import, a backup). SQLite waits *inside* C code: under eventlet that wait
+    # freezes the whole server, so the server keeps it short and its callers
+    # retry cooperatively (SQLITE_BUSY_TIMEOUT_MS, see config).
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     # Checkpoints fsync and block the event loop (~20 ms each): fewer, larger ones
     # (a WAL of up to ~40 MB) halve what they cost the intake.
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
@@ -70,5 +113,8 @@ def configure_engine(app: Flask) -> None:
     with app.app_context():
         engine: Engine = db.engine
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_connect)
+        connect = _sqlite_pragmas(
+            app.config["SQLITE_SYNCHRONOUS"], app.config["SQLITE_BUSY_TIMEOUT_MS"]
+        )
+        event.listen(engine, "connect", connect)
         event.listen(engine, "begin", _sqlite_begin)

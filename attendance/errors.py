@@ -23,6 +23,10 @@ class StorageUnavailable(AttendanceError):
     """An event could not be committed to the event log (answered 503)."""
 
 
+class UnstorableEvent(AttendanceError):
+    """The database refused an event's values (not its availability): retrying fails too."""
+
+
 class NotFound(AttendanceError):
     """The object does not exist, or the caller may not see it (answered 404)."""
 

@@ -13,15 +13,21 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
 
-from attendance.errors import StorageUnavailable
+from attendance.database import is_unavailable
+from attendance.errors import StorageUnavailable, UnstorableEvent
 from attendance.extensions import db, socketio
 from attendance.services import dispatch
-from attendance.services.event_log import IncomingEvent, store_events
+from attendance.services.event_log import (
+    IncomingEvent,
+    probe_write,
+    store_each,
+    store_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,17 @@ APPLY_RATE_WINDOW = 0.5
 #: …in bites while requests are still arriving: a batch blocks the event loop for
 #: its duration (~0.3 ms per participant event).
 APPLY_BUSY_BATCH = 25
+#: A store refused because the database is locked or busy is tried again this
+#: often while its request still waits (SQLite's busy wait is kept short under
+#: eventlet, so the wait happens here, cooperatively).
+STORE_RETRY_SECONDS = 0.05
+#: After a failed write, health probes a real write at most this often.
+PROBE_INTERVAL_SECONDS = 1.0
+#: A write that has been running this long with requests waiting on it means
+#: the intake cannot accept events now (a hung database): health says degraded.
+WRITE_STALL_SECONDS = 1.0
+#: Pause before restarting a task that crashed, and after an unavailable database.
+RESTART_PAUSE_SECONDS = 0.5
 
 
 @dataclass(slots=True)
@@ -58,6 +75,20 @@ class _Pending:
     done: Any
     row_id: int | None = None
     error: Exception | None = None
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class IntakeState:
+    """What the intake knows about itself, for health: answered from memory."""
+
+    mode: str
+    writer: str  # "ok" | "stalled" | "down" | "inline"
+    worker: str  # "ok" | "down" | "inline"
+    waiting: int
+    accepting: bool
+    last_write_error: str | None
+    restarts: int
 
 
 class Intake:
@@ -78,6 +109,17 @@ class Intake:
         #: Whether someone is watching applied events live (set by the realtime
         #: layer): then applying does not wait for the intake to be idle.
         self.watched: Callable[[], bool] = lambda: False
+        #: Task name -> whether its loop is running (False while it restarts).
+        self._alive: dict[str, bool] = {"writer": False, "worker": False}
+        self._restarts = 0
+        #: monotonic start of the write in progress (None when idle).
+        self._writing_since: float | None = None
+        #: The last store failure for want of a database, until a write succeeds.
+        self._write_error: str | None = None
+        self._last_probe = 0.0
+        #: Counts stores that kept something: health's cached figures are stale
+        #: once it moves.
+        self.writes = 0
 
     # -- public ------------------------------------------------------------
 
@@ -88,6 +130,7 @@ class Intake:
         """
         if self.mode == "inline":
             (row_id,) = store_events([item])
+            self.writes += 1
             if row_id is None:
                 return None, "duplicate"
             if item.status != "queued":
@@ -98,6 +141,7 @@ class Intake:
         pending = _Pending(item=item, done=socketio.server.eio.create_event())
         self._queue.put(pending)
         if not pending.done.wait(timeout=self.timeout):
+            # The writer may still commit it later: then Zoom's retry is a duplicate.
             raise StorageUnavailable("event log did not commit in time")
         if pending.error is not None:
             raise StorageUnavailable(str(pending.error)) from pending.error
@@ -118,8 +162,8 @@ class Intake:
         self._wake = socketio.server.eio.create_event()
         self._wake.set()  # apply whatever a previous run left queued
         self._tasks = [
-            socketio.start_background_task(self._write_loop),
-            socketio.start_background_task(self._apply_loop),
+            socketio.start_background_task(self._supervise, "writer", self._write_loop),
+            socketio.start_background_task(self._supervise, "worker", self._apply_loop),
         ]
 
     def stop(self) -> None:
@@ -133,6 +177,68 @@ class Intake:
             # threading.Thread has join(); an eventlet GreenThread has wait().
             (task.join if hasattr(task, "join") else task.wait)()
         self._tasks = []
+
+    def state(self) -> IntakeState:
+        """The intake as health reports it; probes a write when the last one failed."""
+        if self.mode != "background":
+            return IntakeState("inline", "inline", "inline", 0, True, None, 0)
+        if self._started and self._write_error is not None:
+            self._probe()
+        waiting = self._queue.qsize() if self._queue is not None else 0
+        writing = self._writing_since
+        stalled = (
+            writing is not None and time.monotonic() - writing > WRITE_STALL_SECONDS
+        )
+        if not self._started:
+            writer = worker = "ok"  # started by the first webhook
+        else:
+            writer = (
+                "down" if not self._alive["writer"] else "stalled" if stalled else "ok"
+            )
+            worker = "ok" if self._alive["worker"] else "down"
+        accepting = writer == "ok" and self._write_error is None
+        return IntakeState(
+            "background",
+            writer,
+            worker,
+            waiting,
+            accepting,
+            self._write_error,
+            self._restarts,
+        )
+
+    def _probe(self) -> None:
+        """After a failed store, try a real write (at most once a second) to clear it."""
+        now = time.monotonic()
+        if now - self._last_probe < PROBE_INTERVAL_SECONDS or self._writing_since:
+            return
+        self._last_probe = now
+        with self.app.app_context():
+            try:
+                probe_write()
+            except StorageUnavailable as exc:
+                self._write_error = str(exc)
+            else:
+                self._write_error = None
+
+    def _supervise(self, name: str, loop: Callable[[], None]) -> None:
+        """Run ``loop`` until the intake stops; restart it after any exception.
+
+        A task that died used to take the intake with it until a restart (every
+        later webhook waited for a writer that was gone, then answered 503).
+        """
+        while not self._stopping:
+            self._alive[name] = True
+            try:
+                loop()
+            except Exception:  # noqa: BLE001 - logged, and the task restarts
+                log.exception("intake %s crashed; restarting it", name)
+                self._restarts += 1
+            else:
+                return  # a clean exit: the intake is stopping
+            finally:
+                self._alive[name] = False
+            socketio.sleep(RESTART_PAUSE_SECONDS)
 
     # -- tasks -------------------------------------------------------------
 
@@ -153,23 +259,54 @@ class Intake:
                     return
 
     def _write(self, batch: list[_Pending]) -> None:
-        """One transaction for the batch; every waiting request is woken either way."""
-        if batch:
-            try:
-                ids = store_events([p.item for p in batch])
-            except StorageUnavailable as exc:
-                log.error("event log write failed for %d events: %s", len(batch), exc)
-                for p in batch:
+        """Store the batch, then wake every waiting request, whatever happened.
+
+        One transaction for the whole batch; if the database refuses its values,
+        each event again on its own, so one unstorable event fails alone (and is
+        kept as failed) instead of taking 127 good ones down with it.
+        """
+        self._writing_since = time.monotonic()
+        try:
+            if batch:
+                self._store(batch)
+        except Exception as exc:  # noqa: BLE001 - never leave a request hanging
+            log.exception("storing %d events failed", len(batch))
+            for p in batch:
+                if p.row_id is None and p.error is None:
                     p.error = exc
+        finally:
+            self._writing_since = None
+            db.session.remove()
+            self._last_write = time.monotonic()
+            self._arrivals.append((self._last_write, len(batch)))
+            for p in batch:
+                p.done.set()
+
+    def _store(self, batch: list[_Pending]) -> None:
+        items = [p.item for p in batch]
+        deadline = min(p.queued_at for p in batch) + self.timeout
+        while True:
+            try:
+                ids: list[Any] = store_events(items)
+            except UnstorableEvent:
+                ids = store_each(items)
+            except StorageUnavailable as exc:
+                # Locked or busy: try again while the requests still wait.
+                if time.monotonic() + STORE_RETRY_SECONDS < deadline:
+                    socketio.sleep(STORE_RETRY_SECONDS)
+                    continue
+                self._write_error = str(exc)
+                log.warning("event log refused %d events: %s", len(batch), exc)
+                ids = [exc] * len(batch)
+            break
+        if any(not isinstance(i, StorageUnavailable) for i in ids):
+            self._write_error = None
+            self.writes += 1
+        for p, result in zip(batch, ids, strict=True):
+            if isinstance(result, StorageUnavailable):
+                p.error = result
             else:
-                for p, row_id in zip(batch, ids, strict=True):
-                    p.row_id = row_id
-            finally:
-                db.session.remove()
-                self._last_write = time.monotonic()
-                self._arrivals.append((self._last_write, len(batch)))
-        for p in batch:
-            p.done.set()
+                p.row_id = result
 
     def _apply_loop(self) -> None:
         """Apply queued events in batches whenever woken (or every few seconds)."""
@@ -212,10 +349,18 @@ class Intake:
             started = time.perf_counter()
             try:
                 outcomes = dispatch.apply_queued(limit)
-            except Exception:  # noqa: BLE001 - the worker must survive a database outage
-                log.exception("applying queued events failed; retrying later")
+            except dispatch.BatchFailed as exc:
+                # Not the database: something in these events. Apply them one by
+                # one so only the event that fails is marked failed.
+                log.warning("%s; applying its events one by one", exc)
+                outcomes = dispatch.apply_singly(exc.ids)
+            except Exception as exc:  # noqa: BLE001 - the worker survives any outage
                 db.session.rollback()
-                return total
+                if not is_unavailable(exc):
+                    raise  # a bug: the supervisor logs it and restarts the worker
+                log.warning("applying queued events failed (%s); retrying later", exc)
+                socketio.sleep(RESTART_PAUSE_SECONDS)
+                return total  # the next wake-up or poll tries again
             finally:
                 db.session.remove()
             total += len(outcomes)

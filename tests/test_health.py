@@ -20,12 +20,22 @@ def test_health_ok_shape(client):
             "database": "ok",
             "message_queue": "disabled",
             "scheduler": "disabled",
+            "intake": "ok",
         },
         "webhook": {
             "secret_configured": True,
             "last_event_at": None,
             "last_validation_at": None,
             "failed_events": 0,
+        },
+        "intake": {
+            "mode": "inline",
+            "writer": "inline",
+            "worker": "inline",
+            "waiting": 0,
+            "unapplied": 0,
+            "oldest_unapplied_seconds": None,
+            "restarts": 0,
         },
         "version": "0.1.0",
     }
@@ -69,11 +79,11 @@ def test_health_message_queue_ok_with_redis(database_url):
     assert body["checks"]["message_queue"] == "ok"
 
 
-def test_health_message_queue_unavailable_when_redis_is_down(database_url):
+def test_health_message_queue_degraded_when_redis_is_down(database_url):
     app = make_test_app(database_url, REDIS_URL="redis://127.0.0.1:1/0")
     response = app.test_client().get("/api/zoom/health")
     assert response.status_code == 200
-    assert response.get_json()["checks"]["message_queue"] == "unavailable"
+    assert response.get_json()["checks"]["message_queue"] == "degraded"
 
 
 def test_health_scheduler_running_when_started(app):

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from attendance.database import begin_write
+from attendance.database import begin_write, is_unavailable
 from attendance.extensions import db
 from attendance.models import EventStatus, Meeting, WebhookEvent
 from attendance.models.types import utcnow
@@ -163,7 +163,7 @@ def _apply_isolated(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
         except Exception as exc:  # noqa: BLE001 - recorded on the event, not raised
             log.exception("event %s (%s) failed", row.id, row.event)
             db.session.expire_all()
-            error = f"{type(exc).__name__}: {exc}"[:4000]
+            error = f"{type(exc).__name__}: {exc}"[:4000].replace("\x00", "")
             outcomes.append(
                 Outcome(row.id, row.event, row.meeting_uuid, EventStatus.FAILED, error)
             )
@@ -205,28 +205,78 @@ def _set_status(ids: list[int], status: EventStatus, error: str | None, now) -> 
     )
 
 
-def apply_queued(limit: int = 100) -> list[Outcome]:
-    """Apply up to ``limit`` queued events, oldest first, and commit once.
+class BatchFailed(Exception):
+    """Applying a batch failed for a reason other than the database's availability.
+
+    Handlers' errors are already confined to their event; this is what is left
+    (regenerating a meeting, writing statuses, a value the database refuses).
+    The batch was rolled back; ``ids`` are its events, still queued.
+    """
+
+    def __init__(self, ids: list[int], cause: BaseException) -> None:
+        super().__init__(f"a batch of {len(ids)} events failed: {type(cause).__name__}")
+        self.ids = ids
+
+
+def apply_queued(limit: int = 100, ids: Sequence[int] | None = None) -> list[Outcome]:
+    """Apply up to ``limit`` queued events (of ``ids`` if given), oldest first; commit once.
 
     On PostgreSQL the rows are locked with SKIP LOCKED so several workers (one per
     server process) never apply the same event together.
+
+    :raises BatchFailed: when the batch fails for its content (rolled back).
     """
     begin_write()
+    query = select(*_ROW_COLUMNS).where(WebhookEvent.status == EventStatus.QUEUED)
+    if ids is not None:
+        query = query.where(WebhookEvent.id.in_(list(ids)))
     rows = db.session.execute(
-        select(*_ROW_COLUMNS)
-        .where(WebhookEvent.status == EventStatus.QUEUED)
-        .order_by(WebhookEvent.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        query.order_by(WebhookEvent.id).limit(limit).with_for_update(skip_locked=True)
     ).all()
     if not rows:
         db.session.rollback()
         return []
-    outcomes, ctx = _apply_rows(rows)
-    _after_batch(ctx)
-    db.session.commit()
+    try:
+        outcomes, ctx = _apply_rows(rows)
+        _after_batch(ctx)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        if is_unavailable(exc):
+            raise
+        log.exception("applying events %s failed", [r.id for r in rows])
+        raise BatchFailed([r.id for r in rows], exc) from exc
     _announce(outcomes, ctx, rows)
     return outcomes
+
+
+def apply_singly(ids: Sequence[int]) -> list[Outcome]:
+    """Apply each of ``ids`` (still queued) in its own transaction; mark any that fails.
+
+    The fallback after :class:`BatchFailed`: one poison event no longer keeps the
+    others of its batch queued forever, and is itself kept as failed, with its
+    error, for an admin to see and replay.
+    """
+    outcomes: list[Outcome] = []
+    for event_id in ids:
+        try:
+            outcomes += apply_queued(1, ids=[event_id])
+        except BatchFailed as exc:
+            error = f"{type(exc.__cause__).__name__}: {exc.__cause__}"[:4000]
+            _mark_failed(event_id, error.replace("\x00", ""))
+            outcomes.append(Outcome(event_id, "", None, EventStatus.FAILED, error))
+    return outcomes
+
+
+def _mark_failed(event_id: int, error: str) -> None:
+    """Mark one queued event failed, in a transaction of its own."""
+    try:
+        begin_write()
+        _set_status([event_id], EventStatus.FAILED, error, utcnow())
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 def _announce(

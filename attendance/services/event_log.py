@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from attendance.errors import BadPayload, StorageUnavailable
+from attendance.database import bound_statement_time, is_unavailable
+from attendance.errors import BadPayload, StorageUnavailable, UnstorableEvent
 from attendance.extensions import db
 from attendance.models import EventStatus, WebhookEvent
 from attendance.models.types import utcnow
@@ -19,6 +21,12 @@ from attendance.zoom.events import (
     parse_envelope,
     parse_event,
 )
+
+log = logging.getLogger(__name__)
+
+#: Longest a store transaction may wait on a lock or run (PostgreSQL), so a
+#: locked table turns into a fast 503 instead of a request that hangs.
+STORE_STATEMENT_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +57,7 @@ class IncomingEvent:
         handled = dispatch.is_handled(canonical_name(name))
         try:
             event = parse_event(data)
-        except BadPayload as exc:
+        except Exception as exc:  # noqa: BLE001 - BadPayload, or a parser bug: kept
             # Signed by Zoom but not shaped as documented. An event we handle is
             # kept as failed, for an admin to see and replay once the parser knows
             # the shape; any other event is kept as ignored, as always.
@@ -61,7 +69,7 @@ class IncomingEvent:
                 zoom_meeting_id=None,
                 body=text,
                 status=EventStatus.FAILED if handled else EventStatus.IGNORED,
-                error=f"BadPayload: {exc}" if handled else None,
+                error=f"{type(exc).__name__}: {exc}"[:4000] if handled else None,
                 received_at=utcnow(),
             )
         meeting = event.meeting
@@ -75,6 +83,27 @@ class IncomingEvent:
             status=EventStatus.QUEUED if handled else EventStatus.IGNORED,
             error=None,
             received_at=utcnow(),
+        )
+
+    def unstorable(self, reason: str) -> IncomingEvent:
+        """This event as a failed row that any database can hold.
+
+        The name is escaped to printable ASCII and cut to its column, the parsed
+        columns (which held the offending value) are dropped, and the key is the
+        body's digest; the verified body itself is kept as received.
+        """
+        name = self.event.encode("ascii", "backslashreplace").decode("ascii")
+        name = name.replace("\x00", "\\x00")[:100] or "?"
+        digest = hashlib.sha256(self.body.encode("utf-8", "surrogatepass")).hexdigest()
+        return replace(
+            self,
+            event=name,
+            event_ts=None,
+            dedupe_key=digest,
+            meeting_uuid=None,
+            zoom_meeting_id=None,
+            status=EventStatus.FAILED,
+            error=f"not storable as parsed: {reason}"[:4000].replace("\x00", ""),
         )
 
 
@@ -95,7 +124,9 @@ def store_events(items: list[IncomingEvent]) -> list[int | None]:
     actually inserted come back. A key already in the log, or earlier in the
     batch, inserts nothing: a duplicate.
 
-    :raises StorageUnavailable: when the database cannot take the batch.
+    :raises StorageUnavailable: when the database cannot take the batch now.
+    :raises UnstorableEvent: when the rows themselves are refused (a value a
+        column cannot hold): retrying the same batch would fail again.
     """
     if not items:
         return []
@@ -105,14 +136,80 @@ def store_events(items: list[IncomingEvent]) -> list[int | None]:
     )
     try:
         with db.engine.begin() as conn:
+            bound_statement_time(conn, STORE_STATEMENT_MS)
             inserted = dict(
                 (key, row_id)
                 for row_id, key in conn.execute(stmt, [_row(i) for i in items])
             )
-    except SQLAlchemyError as exc:
-        raise StorageUnavailable(str(exc).splitlines()[0]) from exc
+    except Exception as exc:  # noqa: BLE001 - classified: retry later, or the data
+        message = _first_line(exc)
+        if is_unavailable(exc):
+            raise StorageUnavailable(message) from exc
+        raise UnstorableEvent(message) from exc
     # The first occurrence of a key takes the row; any repeat is a duplicate.
     return [inserted.pop(item.dedupe_key, None) for item in items]
+
+
+def store_each(items: list[IncomingEvent]) -> list[int | None | StorageUnavailable]:
+    """Store ``items`` one transaction each, keeping what the database refuses as failed.
+
+    The fallback for a batch that :func:`store_events` refused for its data: the
+    good events are stored as they are, and an event that cannot be stored as
+    parsed is stored as :meth:`IncomingEvent.unstorable` (the verified body, kept
+    for an admin to see and replay). An item whose storage failed for want of a
+    database gets its ``StorageUnavailable`` in its place.
+    """
+    results: list[int | None | StorageUnavailable] = []
+    for item in items:
+        try:
+            results.extend(_store_one(item))
+        except StorageUnavailable as exc:
+            results.append(exc)
+    return results
+
+
+def _store_one(item: IncomingEvent) -> list[int | None]:
+    try:
+        return store_events([item])
+    except UnstorableEvent as exc:
+        log.warning("event %r kept as failed: %s", item.event[:100], exc)
+        try:
+            return store_events([item.unstorable(str(exc))])
+        except UnstorableEvent as again:
+            raise StorageUnavailable(f"event cannot be stored: {again}") from again
+
+
+def probe_write() -> None:
+    """Write and delete one row in a committed transaction: can the event log take writes?
+
+    ``SELECT 1`` succeeds on a full disk or beside a locked table while every
+    webhook is refused; health asks this instead once writes have failed.
+
+    :raises StorageUnavailable: when it cannot.
+    """
+    table = WebhookEvent.__table__
+    key = "probe:" + uuid.uuid4().hex
+    try:
+        with db.engine.begin() as conn:
+            bound_statement_time(conn, STORE_STATEMENT_MS)
+            conn.execute(
+                table.insert().values(
+                    event="health.probe",
+                    received_at=utcnow(),
+                    dedupe_key=key[:64],
+                    body="{}",
+                    status=EventStatus.IGNORED.value,
+                    attempts=0,
+                )
+            )
+            conn.execute(table.delete().where(table.c.dedupe_key == key[:64]))
+    except Exception as exc:  # noqa: BLE001 - any failure means: cannot write
+        raise StorageUnavailable(_first_line(exc)) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:500]
 
 
 def _row(item: IncomingEvent) -> dict:

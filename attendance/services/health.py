@@ -1,22 +1,123 @@
-"""The health report of ``GET /api/zoom/health``."""
+"""The health report of ``GET /api/zoom/health``: the truth about accepting webhooks, fast.
+
+Health is asked often (load balancers, 40 at a time) and must answer within a
+few seconds even while the database hangs. What the intake knows about itself
+(writer and worker alive, a failed or stalled write) comes from memory; the
+database part is one short, time-bounded transaction whose answer is shared by
+every health request within ``CACHE_SECONDS``.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from attendance import __version__
+from attendance.database import bound_statement_time
 from attendance.extensions import db
+from attendance.intake import get_intake
 from attendance.models import EventStatus, WebhookEvent
-from attendance.models.types import iso
+from attendance.models.types import iso, utcnow
 
 log = logging.getLogger(__name__)
 
+#: Health requests within this long of the last database probe share its answer.
+CACHE_SECONDS = 1.0
+#: The database probe's statements may wait on a lock or run this long (PostgreSQL).
+PROBE_STATEMENT_MS = 1000
+#: Counting queued events stops here: a backlog larger than this is reported as this.
+UNAPPLIED_COUNT_CAP = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    ok: bool
+    last_event_at: datetime | None = None
+    failed: int = 0
+    unapplied: int = 0
+    oldest_unapplied_at: datetime | None = None
+
+
+def _probe_database() -> _Probe:
+    """One bounded read transaction: latest arrival, failures, the unapplied backlog.
+
+    Each query is answered from an index (received_at; status, id).
+    """
+    table = WebhookEvent.__table__
+    queued = table.c.status == EventStatus.QUEUED.value
+    try:
+        with db.engine.connect() as conn, conn.begin():
+            bound_statement_time(conn, PROBE_STATEMENT_MS)
+            last = conn.scalar(select(func.max(table.c.received_at)))
+            failed = conn.scalar(
+                select(func.count())
+                .select_from(table)
+                .where(table.c.status == EventStatus.FAILED.value)
+            )
+            backlog = (
+                select(table.c.id).where(queued).limit(UNAPPLIED_COUNT_CAP).subquery()
+            )
+            unapplied = conn.scalar(select(func.count()).select_from(backlog))
+            oldest = conn.scalar(
+                select(table.c.received_at).where(queued).order_by(table.c.id).limit(1)
+            )
+    except Exception as exc:  # noqa: BLE001 - any database failure means degraded
+        lines = str(exc).splitlines()
+        log.warning(
+            "health: database probe failed: %s: %s",
+            type(exc).__name__,
+            lines[0] if lines else "",
+        )
+        return _Probe(ok=False)
+    return _Probe(
+        True, _aware(last), int(failed or 0), int(unapplied or 0), _aware(oldest)
+    )
+
+
+def _aware(value: Any) -> datetime | None:
+    """The UTC type's answer in core queries can come back naive (SQLite): make it aware."""
+    return WebhookEvent.__table__.c.received_at.type.process_result_value(value, None)
+
+
+class _Cached:
+    """A shared, single-flight answer of the database probe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # green under eventlet's monkey patch
+        self.at = float("-inf")
+        self.writes = -1
+        self.value: _Probe | None = None
+
+    def get(self, app: Flask) -> _Probe:
+        """The probe's answer, fresh if older than CACHE_SECONDS or events were stored since."""
+        writes = get_intake(app).writes
+        with self.lock:  # one probe at a time; the others take its answer
+            stale = time.monotonic() - self.at > CACHE_SECONDS or writes != self.writes
+            if self.value is None or stale:
+                with app.app_context():
+                    self.value = _probe_database()
+                self.at, self.writes = time.monotonic(), writes
+            return self.value
+
 
 def _message_queue(app: Flask) -> str:
+    """``ok`` | ``degraded`` | ``disabled``, from the Socket.IO layer's own view of Redis."""
+    from attendance import realtime
+
+    state = getattr(realtime, "message_queue_state", None)
+    if state is not None:
+        return state(app)
+    return _ping_redis(app)
+
+
+def _ping_redis(app: Flask) -> str:
     url = app.config.get("REDIS_URL")
     if not url:
         return "disabled"
@@ -29,7 +130,7 @@ def _message_queue(app: Flask) -> str:
         finally:
             client.close()
     except redis.RedisError:
-        return "unavailable"
+        return "degraded"
     return "ok"
 
 
@@ -39,36 +140,44 @@ def _scheduler(app: Flask) -> str:
 
 
 def health_report(app: Flask) -> tuple[dict[str, Any], int]:
-    """Probe the database and message queue; 503 ``degraded`` when the database fails."""
+    """The report and its HTTP status: 503 ``degraded`` when webhooks cannot be accepted.
+
+    That is: the database does not answer, or the intake cannot store (its
+    writer is down or stuck, or its last write failed and a probe write still
+    fails: a full disk, a locked table).
+    """
     state = app.extensions["attendance.state"]
+    cached = app.extensions.setdefault("attendance.health", _Cached())
+    probe = cached.get(app)
+    intake = get_intake(app).state()
+    accepting = probe.ok and intake.accepting
     checks = {
-        "database": "ok",
+        "database": "ok" if probe.ok else "unavailable",
         "message_queue": _message_queue(app),
         "scheduler": _scheduler(app),
+        "intake": "ok" if intake.accepting else "degraded",
     }
-    last_event_at = None
-    failed = 0
-    try:
-        db.session.execute(text("SELECT 1"))
-        last_event_at = db.session.scalar(select(func.max(WebhookEvent.received_at)))
-        failed = db.session.scalar(
-            select(func.count(WebhookEvent.id)).where(
-                WebhookEvent.status == EventStatus.FAILED
-            )
-        )
-    except Exception:  # noqa: BLE001 - any database failure means degraded
-        log.warning("health: database probe failed", exc_info=True)
-        db.session.rollback()
-        checks["database"] = "unavailable"
+    oldest = probe.oldest_unapplied_at
     report = {
-        "status": "ok" if checks["database"] == "ok" else "degraded",
+        "status": "ok" if accepting else "degraded",
         "checks": checks,
         "webhook": {
             "secret_configured": bool(app.config["ZOOM_WEBHOOK_SECRETS"]),
-            "last_event_at": iso(last_event_at),
+            "last_event_at": iso(probe.last_event_at),
             "last_validation_at": iso(state.get("last_validation_at")),
-            "failed_events": int(failed or 0),
+            "failed_events": probe.failed,
+        },
+        "intake": {
+            "mode": intake.mode,
+            "writer": intake.writer,
+            "worker": intake.worker,
+            "waiting": intake.waiting,
+            "unapplied": probe.unapplied,
+            "oldest_unapplied_seconds": (
+                round((utcnow() - oldest).total_seconds(), 1) if oldest else None
+            ),
+            "restarts": intake.restarts,
         },
         "version": __version__,
     }
-    return report, 200 if checks["database"] == "ok" else 503
+    return report, 200 if accepting else 503
