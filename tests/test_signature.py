@@ -93,3 +93,32 @@ def test_verify_rejects_malformed_headers(sig, ts):
 def test_verify_with_no_secret_configured_rejects_everything():
     with pytest.raises(InvalidSignature):
         _verify(SPACED_SIG, secrets=())
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "9" * 300,  # int() takes it, the division into seconds overflows a float
+        "9" * 5000,  # past int()'s 4,300-digit limit: a ValueError
+        "1" * 16,
+        "--5",
+        "+1688752773",
+        "1688752773.5",
+        "1e9",
+        "١٦٨٨٧٥٢٧٧٣",
+        "¹⁶⁸⁸⁷⁵²⁷⁷³",
+        "1688752773\x00",
+        " ",
+    ],
+    ids=lambda ts: repr(ts[:20]) + f"…{len(ts)}",
+)
+def test_verify_timestamp_that_is_no_time_is_invalid_signature(ts):
+    """Signed or not, such a header is a 401, never an arithmetic error (a 500)."""
+    sig = signature.sign(SECRET, ts.strip() or ts, SPACED) if ts.isascii() else "v0=x"
+    with pytest.raises(InvalidSignature, match="timestamp"):
+        _verify(sig, ts=ts)
+
+
+@pytest.mark.parametrize("ts", ["1688752773", "1688752773000", "001688752773"])
+def test_timestamp_seconds_of_real_headers(ts):
+    assert signature.timestamp_seconds(ts) == 1688752773.0

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from attendance.errors import BadPayload
@@ -24,6 +25,36 @@ ALIASES: dict[str, str] = {
 }
 
 URL_VALIDATION = "endpoint.url_validation"
+
+#: The largest integer a BIGINT column (``event_ts``, the meeting number) holds.
+INT64_MAX = 2**63 - 1
+#: The largest an INTEGER column (the meeting ``type``) holds.
+INT32_MAX = 2**31 - 1
+#: Times Zoom can send lie in this window. Outside it ``datetime`` arithmetic
+#: further on (local time for a page, a window around a meeting) can overflow,
+#: and year 0 or 99999 is no meeting's time anyway.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+#: ``event_ts`` is Unix milliseconds; the same window.
+_EVENT_TS_MAX = (LATEST - EARLIEST) // timedelta(milliseconds=1)
+#: Longest event name the log keeps (``webhook_events.event``).
+NAME_MAX = 100
+#: Longest text kept of each field: the width of the column that holds it
+#: (attendance/models). A longer identifier is refused, longer text is clipped.
+_UUID_MAX = 255  # meetings.uuid, participants.user_key and parent_key, a room
+_ID_MAX = 100  # participants' Zoom ids, meetings.host_id, recording file ids
+_NAME_MAX = 300  # participants.name, meetings.topic
+_EMAIL_MAX = 254
+_TIMEZONE_MAX = 64
+_DETAIL_MAX = 100  # participant_events.detail: a role, what is shared
+_SHORT_MAX = 32  # a recording's file_type and status, a presence status
+_RECORDING_TYPE_MAX = 64
+#: Text kept in unbounded columns (URLs) or not kept at all: still bounded.
+_TEXT_MAX = 4096
+
+#: A lone surrogate (what the JSON escape ``\ud800`` decodes to) cannot be encoded
+#: as UTF-8, and PostgreSQL refuses NUL in text: neither may reach a column.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def canonical_name(name: str) -> str:
@@ -129,9 +160,8 @@ class ZoomEvent:
         """
         if self.event_ts is None:
             return None
-        return datetime.fromtimestamp(self.event_ts / 1000, tz=UTC).replace(
-            microsecond=0
-        )
+        # Integer arithmetic: exact, and on every platform (fromtimestamp is not).
+        return EARLIEST + timedelta(seconds=self.event_ts // 1000)
 
 
 def _text(value: Any) -> str:
@@ -145,19 +175,84 @@ def _text(value: Any) -> str:
     return ""
 
 
-def _meeting_id(value: Any) -> int | None:
-    """The meeting number: a string in meeting events, a number in ``recording.*``."""
-    if value is None or value == "":
-        return None
+def _ident(value: Any, what: str, limit: int) -> str:
+    """An identifier as text, whole or not at all: a clipped or cleaned id would be another's.
+
+    :raises BadPayload: when it is longer than ``limit`` (the column that keeps it)
+        or holds a NUL or a lone surrogate.
+    """
+    text = _text(value)
+    if len(text) > limit:
+        raise BadPayload(f"{what} is longer than {limit} characters")
+    if _UNSTORABLE.search(text):
+        raise BadPayload(f"{what} holds a NUL or an unpaired surrogate")
+    return text
+
+
+def _label(value: Any, limit: int) -> str:
+    """Free text (a name, a topic) made storable, as it is shown rather than matched.
+
+    NULs are dropped, lone surrogates become U+FFFD and the text is clipped to
+    ``limit`` (the column that keeps it).
+    """
+    text = _text(value)
+    if _UNSTORABLE.search(text):
+        text = _UNSTORABLE.sub(
+            lambda m: "" if m.group() == "\x00" else "\ufffd", text
+        ).strip()
+    return text[:limit]
+
+
+def _whole_number(value: Any) -> int | None:
+    """An integer sent as a JSON number or as a string of ASCII digits, else None.
+
+    Booleans are ints to Python but not numbers to Zoom; a float counts only when
+    it is integral (``84712639219.0``), never NaN or infinity; a string has no
+    sign (``"--5"``, ``"-5"``) and at most 20 digits, past any int64, so ``int()``
+    never sees a huge one.
+    """
     if isinstance(value, bool):
-        raise BadPayload("meeting id must be a number")
+        return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and is_digits(value.strip()):
-        return int(value.strip())
-    raise BadPayload(f"meeting id {value!r} is not a meeting number")
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        if is_digits(text) and len(text) <= 20:
+            return int(text)
+    return None
+
+
+def _meeting_id(value: Any) -> int | None:
+    """The meeting number: a string in meeting events, a number in ``recording.*``.
+
+    :raises BadPayload: unless it is a whole number from 1 to the largest int64.
+    """
+    if value is None or value == "":
+        return None
+    number = _whole_number(value)
+    if number is None or not 1 <= number <= INT64_MAX:
+        raise BadPayload(f"meeting id {_show(value)} is not a meeting number")
+    return number
+
+
+def _event_ts(value: Any) -> int | None:
+    """``event_ts``: Unix milliseconds inside the window Zoom's times lie in.
+
+    :raises BadPayload: on anything else that is present.
+    """
+    if value is None or value == "":
+        return None
+    number = _whole_number(value)
+    if number is None or not 0 < number < _EVENT_TS_MAX:
+        raise BadPayload(f"event_ts {_show(value)} is not a time in milliseconds")
+    return number
+
+
+def _show(value: Any) -> str:
+    """A value for an error message: short, and storable in the log's error column."""
+    return _label(repr(value), 60)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -168,24 +263,32 @@ def parse_time(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise BadPayload(f"time {value!r} is not a string")
+        raise BadPayload(f"time {_show(value)} is not a string")
+    text = value.strip()
+    # fromisoformat reads a C string: it stops at a NUL and takes what came before.
+    if not (text.isascii() and text.isprintable()) or len(text) > 64:
+        raise BadPayload(f"time {_show(value)} is not ISO 8601")
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise BadPayload(f"time {value!r} is not ISO 8601") from exc
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        parsed = datetime.fromisoformat(text)
+        # An offset such as +23:59 near year 1 or 9999 leaves datetime's range.
+        parsed = (
+            parsed.replace(tzinfo=UTC)
+            if parsed.tzinfo is None
+            else parsed.astimezone(UTC)
+        )
+    except (ValueError, OverflowError) as exc:
+        raise BadPayload(f"time {_show(value)} is not ISO 8601") from exc
+    if not EARLIEST <= parsed < LATEST:
+        raise BadPayload(
+            f"time {_show(value)} is outside {EARLIEST.year}-{LATEST.year}"
+        )
+    return parsed
 
 
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None or value == "":
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and is_digits(value.strip().lstrip("-")):
-        return int(value)
-    return None
+def _int_or_none(value: Any, limit: int) -> int | None:
+    """An informational count or code from 0 to ``limit``; None when absent or not one."""
+    number = _whole_number(value)
+    return number if number is not None and 0 <= number <= limit else None
 
 
 def _flag(value: Any) -> bool | None:
@@ -206,41 +309,50 @@ def _dict(value: Any, what: str) -> dict[str, Any]:
 
 
 def _parse_meeting(obj: dict[str, Any]) -> MeetingInfo:
-    uuid = _text(obj.get("uuid"))
+    uuid = _ident(obj.get("uuid"), "payload.object.uuid", _UUID_MAX)
     if not uuid:
         raise BadPayload("payload.object.uuid is missing")
     return MeetingInfo(
         uuid=uuid,
         zoom_meeting_id=_meeting_id(obj.get("id")),
-        host_id=_text(obj.get("host_id")),
-        topic=_text(obj.get("topic")),
-        type=_int_or_none(obj.get("type")),
-        timezone=_text(obj.get("timezone")),
+        host_id=_label(obj.get("host_id"), _ID_MAX),
+        topic=_label(obj.get("topic"), _NAME_MAX),
+        type=_int_or_none(obj.get("type"), INT32_MAX),
+        timezone=_label(obj.get("timezone"), _TIMEZONE_MAX),
         start_time=parse_time(obj.get("start_time")),
         end_time=parse_time(obj.get("end_time")),
-        breakout_room_uuid=_text(obj.get("breakout_room_uuid")),
+        breakout_room_uuid=_ident(
+            obj.get("breakout_room_uuid"), "breakout_room_uuid", _UUID_MAX
+        ),
     )
 
 
 def _parse_participant(raw: dict[str, Any]) -> ParticipantInfo:
     sharing = _dict(raw.get("sharing_details"), "participant.sharing_details")
     date_time = parse_time(raw.get("date_time")) or parse_time(sharing.get("date_time"))
+    # Both are checked, though the first wins: neither may carry what cannot be kept.
+    participant_user_id = _ident(
+        raw.get("participant_user_id"), "participant_user_id", _ID_MAX
+    )
+    user_account_id = _ident(raw.get("id"), "participant.id", _ID_MAX)
     return ParticipantInfo(
-        user_id=_text(raw.get("user_id")),
-        name=_text(raw.get("user_name")),
-        zoom_user_id=_text(raw.get("participant_user_id")) or _text(raw.get("id")),
-        participant_uuid=_text(raw.get("participant_uuid")),
-        registrant_id=_text(raw.get("registrant_id")),
-        email=_text(raw.get("email")),
-        customer_key=_text(raw.get("customer_key")),
+        user_id=_ident(raw.get("user_id"), "participant.user_id", _UUID_MAX),
+        name=_label(raw.get("user_name"), _NAME_MAX),
+        zoom_user_id=participant_user_id or user_account_id,
+        participant_uuid=_ident(
+            raw.get("participant_uuid"), "participant_uuid", _ID_MAX
+        ),
+        registrant_id=_ident(raw.get("registrant_id"), "registrant_id", _ID_MAX),
+        email=_label(raw.get("email"), _EMAIL_MAX),
+        customer_key=_ident(raw.get("customer_key"), "customer_key", _ID_MAX),
         join_time=parse_time(raw.get("join_time")),
         leave_time=parse_time(raw.get("leave_time")),
         date_time=date_time,
-        leave_reason=_text(raw.get("leave_reason")),
-        old_role=_text(raw.get("old_role")),
-        new_role=_text(raw.get("new_role")),
-        parent_user_id=_text(raw.get("parent_user_id")),
-        sharing_content=_text(sharing.get("content")),
+        leave_reason=_label(raw.get("leave_reason"), _TEXT_MAX),
+        old_role=_label(raw.get("old_role"), _DETAIL_MAX),
+        new_role=_label(raw.get("new_role"), _DETAIL_MAX),
+        parent_user_id=_ident(raw.get("parent_user_id"), "parent_user_id", _UUID_MAX),
+        sharing_content=_label(sharing.get("content"), _DETAIL_MAX),
         audio=_flag(raw.get("audio")),
         video=_flag(raw.get("video")),
         sharing=_flag(raw.get("sharing")),
@@ -250,18 +362,18 @@ def _parse_participant(raw: dict[str, Any]) -> ParticipantInfo:
 def _parse_recording_file(raw: Any) -> RecordingFile | None:
     if not isinstance(raw, dict):
         return None
-    file_id = _text(raw.get("id"))
+    file_id = _ident(raw.get("id"), "recording file id", _ID_MAX)
     if not file_id:
         return None
     return RecordingFile(
         id=file_id,
-        file_type=_text(raw.get("file_type")),
-        recording_type=_text(raw.get("recording_type")),
-        status=_text(raw.get("status")),
-        download_url=_text(raw.get("download_url")),
+        file_type=_label(raw.get("file_type"), _SHORT_MAX),
+        recording_type=_label(raw.get("recording_type"), _RECORDING_TYPE_MAX),
+        status=_label(raw.get("status"), _SHORT_MAX),
+        download_url=_label(raw.get("download_url"), _TEXT_MAX),
         recording_start=parse_time(raw.get("recording_start")),
         recording_end=parse_time(raw.get("recording_end")),
-        file_size=_int_or_none(raw.get("file_size")),
+        file_size=_int_or_none(raw.get("file_size"), INT64_MAX),
     )
 
 
@@ -329,16 +441,42 @@ def _iso(value: datetime | None) -> str:
 
 
 def parse_envelope(data: Any) -> tuple[str, int | None]:
-    """The event name and ``event_ts`` of a decoded body.
+    """The event name and ``event_ts`` of a decoded body: what the log keeps of any event.
 
-    :raises BadPayload: when the body is not an object with a string ``event``.
+    ``event_ts`` is None when absent and also when out of range, so that such an
+    event can still be kept (``parse_event`` refuses it, and it is kept as failed).
+
+    :raises BadPayload: when the body is not an object with an ``event`` name the
+        log can keep (a string of at most NAME_MAX characters, no NUL or lone
+        surrogate).
     """
     if not isinstance(data, dict):
         raise BadPayload("body must be a JSON object")
     name = data.get("event")
     if not isinstance(name, str) or not name.strip():
         raise BadPayload("body has no 'event'")
-    return name.strip(), _int_or_none(data.get("event_ts"))
+    name = name.strip()
+    if len(name) > NAME_MAX:
+        raise BadPayload(f"'event' is longer than {NAME_MAX} characters")
+    if _UNSTORABLE.search(name):
+        raise BadPayload("'event' holds a NUL or an unpaired surrogate")
+    try:
+        event_ts = _event_ts(data.get("event_ts"))
+    except BadPayload:
+        event_ts = None
+    return name, event_ts
+
+
+def raw_meeting_uuid(data: Any) -> str | None:
+    """The meeting uuid of a body that did not parse, if the log can keep it (else None)."""
+    try:
+        value = data["payload"]["object"]["uuid"]
+    except (KeyError, TypeError, IndexError):
+        return None
+    try:
+        return _ident(value, "uuid", _UUID_MAX) or None
+    except BadPayload:
+        return None
 
 
 def parse_event(data: Any) -> ZoomEvent:
@@ -346,20 +484,21 @@ def parse_event(data: Any) -> ZoomEvent:
 
     :raises BadPayload: when the envelope or a known event's payload is malformed.
     """
-    received_name, event_ts = parse_envelope(data)
+    received_name, _ = parse_envelope(data)
+    event_ts = _event_ts(data.get("event_ts"))
     name = canonical_name(received_name)
     payload = _dict(data.get("payload"), "payload")
     obj = _dict(payload.get("object"), "payload.object")
-    account_id = _text(payload.get("account_id"))
+    account_id = _label(payload.get("account_id"), _ID_MAX)
 
     meeting = participant = presence = None
     files: tuple[RecordingFile, ...] = ()
     rec_start = rec_end = None
     if name == "user.presence_status_updated":
         presence = PresenceInfo(
-            zoom_user_id=_text(obj.get("id")),
-            email=_text(obj.get("email")),
-            status=_text(obj.get("presence_status")),
+            zoom_user_id=_label(obj.get("id"), _ID_MAX),
+            email=_label(obj.get("email"), _EMAIL_MAX),
+            status=_label(obj.get("presence_status"), _SHORT_MAX),
             date_time=parse_time(obj.get("date_time")),
         )
     elif name.startswith(("meeting.", "recording.")) and obj:
@@ -390,8 +529,12 @@ def parse_event(data: Any) -> ZoomEvent:
         recording_files=files,
         recording_start=rec_start,
         recording_end=rec_end,
-        download_token=_text(data.get("download_token")),
-        share_url=_text(obj.get("share_url")) if name == "recording.completed" else "",
+        download_token=_label(data.get("download_token"), _TEXT_MAX),
+        share_url=(
+            _label(obj.get("share_url"), _TEXT_MAX)
+            if name == "recording.completed"
+            else ""
+        ),
         occurred_at=_occurred_at(name, meeting, participant),
     )
     object.__setattr__(event, "dedupe_key", _dedupe_key(event, payload))

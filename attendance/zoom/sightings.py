@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from attendance.core.model import ConnectionEvent, Kind
 from attendance.core.sightings import Sighting
 from attendance.errors import BadPayload
 from attendance.zoom.events import ParticipantInfo, ZoomEvent
+
+#: Longest connection key (``participants.user_key``).
+KEY_MAX = 255
 
 #: Real Zoom participant events (and the seed-era participant_updated) by meaning.
 KINDS: dict[str, Kind] = {
@@ -33,6 +37,7 @@ def connection_key(p: ParticipantInfo) -> str:
     """The connection's key: Zoom's ``user_id``, else the steadiest id the event has.
 
     ``jbh_waiting`` carries only ``id``, ``user_name`` and ``customer_key``.
+    The key fits ``participants.user_key`` whole: the row is looked up by it.
     """
     if p.user_id:
         return p.user_id
@@ -42,7 +47,13 @@ def connection_key(p: ParticipantInfo) -> str:
         return f"id:{p.zoom_user_id}"
     if p.customer_key:
         return f"ck:{p.customer_key}"
-    return f"name:{p.name}"
+    key = f"name:{p.name}"
+    if len(key) <= KEY_MAX:
+        return key
+    # A display name can be longer than the column: keep its start readable and
+    # the rest distinct.
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return f"{key[: KEY_MAX - len(digest) - 1]}#{digest}"
 
 
 def _event_time(event: ZoomEvent) -> datetime:

@@ -12,6 +12,8 @@ from attendance.text import is_digits
 #: A timestamp above this is taken to be in milliseconds: Zoom documents seconds,
 #: but ZOOM.md marks the unit UNCONFIRMED, so both are accepted.
 _MILLISECONDS_THRESHOLD = 10**11
+#: More digits than any timestamp in milliseconds until the year 33658.
+_MAX_DIGITS = 15
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -33,7 +35,9 @@ def timestamp_seconds(raw: str | None) -> float:
 
     :raises InvalidSignature: when the header is missing or not a number.
     """
-    if not raw or not is_digits(raw.strip()):
+    # A real one has 10 (seconds) or 13 (milliseconds) digits; hundreds of digits
+    # would overflow the float below (or int() itself, past 4,300).
+    if not raw or not is_digits(raw.strip()) or len(raw.strip()) > _MAX_DIGITS:
         raise InvalidSignature("missing or malformed x-zm-request-timestamp")
     value = int(raw.strip())
     return value / 1000 if value > _MILLISECONDS_THRESHOLD else float(value)
