@@ -49,11 +49,16 @@ def webhook():
     finally:
         log.info(
             "webhook event=%s meeting=%s outcome=%s ms=%.1f",
-            name,
-            uuid,
+            _loggable(name),
+            _loggable(uuid),
             outcome,
             (time.perf_counter() - started) * 1000,
         )
+
+
+def _loggable(text: str) -> str:
+    """``text`` escaped to one printable line: names and uuids come from outside."""
+    return text.encode("unicode_escape", "backslashreplace").decode("ascii")[:120]
 
 
 def verify_request(body: bytes) -> str:
@@ -98,7 +103,7 @@ def _handle():
     except StorageUnavailable as exc:
         # One line, no traceback: in an outage every event lands here, and a
         # traceback each (9 MB in 7 s) halved what the server could answer.
-        log.warning("event %s not stored: %s", item.event, exc)
+        log.warning("event %s not stored: %s", _loggable(item.event), exc)
         return (
             _error(503, "unavailable", "event could not be stored; retry later"),
             item.event,
