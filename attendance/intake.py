@@ -67,6 +67,8 @@ PROBE_INTERVAL_SECONDS = 1.0
 WRITE_STALL_SECONDS = 1.0
 #: Pause before restarting a task that crashed, and after an unavailable database.
 RESTART_PAUSE_SECONDS = 0.5
+#: …doubling, up to this, while it keeps crashing right after each restart.
+RESTART_MAX_PAUSE_SECONDS = 30.0
 
 
 @dataclass(slots=True)
@@ -227,8 +229,10 @@ class Intake:
         A task that died used to take the intake with it until a restart (every
         later webhook waited for a writer that was gone, then answered 503).
         """
+        pause = RESTART_PAUSE_SECONDS / 2  # doubled before the first pause
         while not self._stopping:
             self._alive[name] = True
+            began = time.monotonic()
             try:
                 loop()
             except Exception:  # noqa: BLE001 - logged, and the task restarts
@@ -238,7 +242,15 @@ class Intake:
                 return  # a clean exit: the intake is stopping
             finally:
                 self._alive[name] = False
-            socketio.sleep(RESTART_PAUSE_SECONDS)
+            # A task that crashes again at once (a missing table) backs off, so
+            # the log gets a traceback every half minute, not twice a second.
+            ran_long = time.monotonic() - began > RESTART_MAX_PAUSE_SECONDS
+            pause = (
+                RESTART_PAUSE_SECONDS
+                if ran_long
+                else min(pause * 2, RESTART_MAX_PAUSE_SECONDS)
+            )
+            socketio.sleep(pause)
 
     # -- tasks -------------------------------------------------------------
 
