@@ -1,37 +1,38 @@
-"""Webhook intake benchmark: the full intake against a bare verify-and-200 floor.
+"""Webhook intake benchmark: the full intake against a bare verify-and-200 floor, with wrk.
 
-Starts the real server (``bench/floor_server.py``: ``app.py``'s own eventlet
-``serve()`` plus one extra route, ``POST /bench/floor``) on a temporary SQLite
-database, then fires signed, distinct Zoom events at it from separate
-load-generator processes, in one run:
+Both targets are loaded by ``wrk`` (20 connections, 2 threads by default) through
+``bench/wrk_signed.lua``, which cycles through a file of pre-built requests, each a
+distinct Zoom event signed with a fresh timestamp (``x-zm-request-timestamp`` +
+``x-zm-signature``); the very same bodies go to both targets, in one run:
 
-1. warm-up, then the **floor**: ``POST /bench/floor`` verifies the signature and
-   answers 200 (no parsing, no database);
-2. warm-up (its own events, stored under another meeting-uuid prefix and applied
-   before timing starts), then the **intake**: ``POST /api/zoom/webhook``, the
-   real route, with the very same bodies as the floor (signed afresh);
-3. waits for the background worker to apply everything, then counts the rows.
+1. the **floor**: ``bench/floor_wsgi.py``, a minimal WSGI app on eventlet's WSGI
+   server (no Flask) that reads the body, checks the HMAC and answers 200, in its
+   own process; a warm-up, then ``--duration`` seconds of load;
+2. the **intake**: the real server (``python app.py`` under eventlet, a temporary
+   SQLite database or ``--database-url``) and its real route
+   ``POST /api/zoom/webhook``; a warm-up (its own events, applied before timing),
+   then ``--duration`` seconds of load;
+3. waits for the worker to apply everything, then counts this run's rows.
 
-It prints throughput and p50/p99 of both, their ratio, and whether every event
-was stored, and exits non-zero when a target is missed (intake >= 0.5 of the
-floor, intake p99 < 100 ms, nothing lost, every answer a 200).
+It prints requests/s and p50/p99 (wrk's own, from ``done()``) of both, their
+ratio, whether every answer was a 200 and every answered event was stored, and
+exits non-zero when a target is missed: intake >= 0.5 of the floor, intake p99
+< 100 ms, nothing lost, every answer a 200, no event sent twice.
 
-    .venv/bin/python bench/ingest.py --events 5000 --concurrency 20
+    .venv/bin/python bench/ingest.py            # needs wrk: apt-get install -y wrk
 
-``--database-url postgresql://...`` runs against PostgreSQL instead (rows of this
-run are told apart by a per-run meeting-uuid prefix, nothing is deleted).
+``--database-url postgresql://...`` runs against PostgreSQL (this run's rows are
+told apart by a per-run meeting-uuid prefix; nothing is deleted). ``--root DIR``
+serves the intake from another checkout (e.g. a ``git worktree`` of an older
+commit) with this checkout's virtualenv; the floor and the load are unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import http.client
-import itertools
 import json
-import multiprocessing as mp
 import os
-import queue
 import secrets
 import shutil
 import signal
@@ -39,26 +40,21 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from array import array
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from _common import (
-    FLOOR_PATH,
     HEALTH_PATH,
     ROOT,
     WEBHOOK_PATH,
-    SignedRequest,
     build_bodies,
     free_port,
     meeting_uuid,
-    percentile,
-    sign_all,
+    write_signed_requests,
 )
 
 HOST = "127.0.0.1"
@@ -67,11 +63,20 @@ MIN_RATIO = 0.5
 MAX_P99_MS = 100.0
 #: Below this share of a core the server was not the bottleneck of a phase.
 SATURATED = 0.9
-#: Client-side socket timeout: far above Zoom's 3 s deadline, so a stall shows
-#: up as latency rather than as a spurious error.
-REQUEST_TIMEOUT = 30.0
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-FLASK = str(ROOT / ".venv" / "bin" / "flask")
+#: wrk's socket timeout: far above Zoom's 3 s deadline, so a stall shows up as
+#: latency (wrk leaves timed-out requests out of its percentiles).
+WRK_TIMEOUT = "30s"
+#: Re-sign the requests when their timestamp gets this old (the server allows 300 s).
+MAX_SIGNATURE_AGE = 120.0
+LUA = Path(__file__).resolve().parent / "wrk_signed.lua"
+FLOOR = Path(__file__).resolve().parent / "floor_wsgi.py"
+_VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = str(_VENV_PYTHON) if _VENV_PYTHON.exists() else sys.executable
+INSTALL_WRK = (
+    "wrk, the HTTP load generator this benchmark uses, was not found.\n"
+    "Install it: `apt-get install -y wrk` (Debian/Ubuntu), `brew install wrk` (macOS),\n"
+    "or build it from https://github.com/wg/wrk; or pass --wrk /path/to/wrk."
+)
 
 
 # --------------------------------------------------------------------------
@@ -80,58 +85,70 @@ FLASK = str(ROOT / ".venv" / "bin" / "flask")
 
 @dataclass
 class PhaseResult:
-    """What the clients saw during one timed phase."""
+    """What wrk (and the Lua script) saw during one timed phase."""
 
     name: str
-    sent: int
-    wall: float
-    latencies: list[float]  # seconds, sorted
-    codes: Counter[str] = field(default_factory=Counter)
-    answers: Counter[str] = field(default_factory=Counter)
+    requests: int  # completed, as wrk counts them
+    duration: float  # seconds
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    made: int  # requests the script handed to wrk (an upper bound of those sent)
+    wrapped: int  # times a thread ran out of requests and started again
+    ok: int  # answers with HTTP 200
+    other_statuses: Counter[str]
+    socket_errors: Counter[str]
     server_cpu: float = float("nan")  # CPU seconds the server used in the phase
-    client_cpu: float = float("nan")  # CPU seconds of all load generators
+
+    @classmethod
+    def from_wrk(cls, name: str, doc: dict[str, Any], server_cpu: float) -> PhaseResult:
+        """Build from the ``WRK_JSON`` document of ``wrk_signed.lua``."""
+        lat = doc["latency_us"]
+        errors = Counter(
+            {k: v for k, v in doc["errors"].items() if k != "status" and v}
+        )
+        return cls(
+            name,
+            requests=doc["requests"],
+            duration=doc["duration_us"] / 1e6,
+            p50_ms=lat["p50"] / 1000,
+            p99_ms=lat["p99"] / 1000,
+            max_ms=lat["max"] / 1000,
+            made=doc["made"],
+            wrapped=doc["wrapped"],
+            ok=doc["ok"],
+            other_statuses=Counter(doc["other_statuses"]),
+            socket_errors=errors,
+            server_cpu=server_cpu,
+        )
 
     @property
     def throughput(self) -> float:
-        """Answered requests per second of wall time."""
-        return self.sent / self.wall if self.wall > 0 else float("nan")
-
-    @property
-    def p50_ms(self) -> float:
-        """Median latency in milliseconds."""
-        return percentile(self.latencies, 50) * 1000
-
-    @property
-    def p99_ms(self) -> float:
-        """99th-percentile latency in milliseconds."""
-        return percentile(self.latencies, 99) * 1000
+        """Completed requests per second."""
+        return self.requests / self.duration if self.duration > 0 else float("nan")
 
     @property
     def non_200(self) -> int:
-        """Answers other than HTTP 200, connection errors included."""
-        return self.sent - self.codes.get("200", 0)
+        """Answers other than HTTP 200, plus socket errors and timeouts."""
+        return sum(self.other_statuses.values()) + sum(self.socket_errors.values())
 
     @property
     def server_busy(self) -> float:
         """Share of one core the server used during the phase (1.0: saturated)."""
-        return self.server_cpu / self.wall if self.wall > 0 else float("nan")
-
-    def cpu(self) -> str:
-        """Who was busy: CPU use over the phase, in % of one core."""
-        per_event = 1000 * self.server_cpu / self.sent if self.sent else float("nan")
-        return (
-            f"server {100 * self.server_busy:.0f}% ({per_event:.2f} ms/event),"
-            f" load generators {100 * self.client_cpu / self.wall:.0f}%"
-        )
+        return self.server_cpu / self.duration if self.duration > 0 else float("nan")
 
     def line(self) -> str:
-        """One summary line: throughput, p50, p99, answers."""
-        answers = _fmt_counter(self.answers) or "-"
-        codes = _fmt_counter(self.codes)
+        """One summary line: throughput, p50, p99, answers, server CPU."""
+        others = _fmt_counter(self.other_statuses + self.socket_errors) or "none"
+        per_event = (
+            1000 * self.server_cpu / self.requests if self.requests else float("nan")
+        )
         return (
-            f"{self.name:<8}: {self.throughput:7.0f} ev/s  p50 {self.p50_ms:6.1f} ms"
-            f"  p99 {self.p99_ms:6.1f} ms   ({self.sent} in {self.wall:.2f} s;"
-            f" http {codes}; answers {answers}; cpu {self.cpu()})"
+            f"{self.name:<8}: {self.throughput:7.0f} req/s  p50 {self.p50_ms:6.1f} ms"
+            f"  p99 {self.p99_ms:6.1f} ms  max {self.max_ms:6.0f} ms"
+            f"   ({self.requests} in {self.duration:.2f} s; 200: {self.ok},"
+            f" other: {others}; server cpu {100 * self.server_busy:.0f}%,"
+            f" {per_event:.2f} ms/request)"
         )
 
 
@@ -140,223 +157,55 @@ def _fmt_counter(counter: Counter[str]) -> str:
 
 
 # --------------------------------------------------------------------------
-# Load generator (runs in child processes; never in the server process)
+# Load: wrk
 
 
-def _answer_word(data: bytes) -> str:
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        return "<not json>"
-    if isinstance(doc, dict):
-        if "status" in doc:
-            return str(doc["status"])
-        error = doc.get("error")
-        if isinstance(error, dict):
-            return f"error:{error.get('code')}"
-    return "<other>"
+def find_wrk(name: str) -> str | None:
+    """The path of the wrk executable, or None."""
+    return shutil.which(name)
 
 
-def _client_thread(
-    port: int,
-    path: str,
-    requests: Sequence[SignedRequest],
-    take: Any,
-    ready: threading.Barrier,
-    go: threading.Event,
-    out: dict[str, Any],
-) -> None:
-    """Open one keep-alive connection, wait for ``go``, send until ``take`` runs dry."""
-    latencies = array("d")
-    codes: Counter[str] = Counter()
-    answers: Counter[str] = Counter()
-    out.update(latencies=latencies, codes=codes, answers=answers)
-    conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
-    try:
-        conn.connect()
-    finally:
-        ready.wait()
-    go.wait()
-    perf = time.perf_counter
-    while True:
-        index = take()
-        if index is None:
-            break
-        req = requests[index]
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "Zoom Marketplace/1.0a",
-            "x-zm-request-timestamp": req.timestamp,
-            "x-zm-signature": req.signature,
-        }
-        started = perf()
-        try:
-            conn.request("POST", path, body=req.body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
-            latencies.append(perf() - started)
-            codes[f"exc:{type(exc).__name__}"] += 1
-            conn.close()
-            conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
-            continue
-        latencies.append(perf() - started)
-        codes[str(resp.status)] += 1
-        answers[_answer_word(data)] += 1
-        if resp.will_close:
-            conn.close()
-            conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
-    conn.close()
-
-
-def _generator_process(
-    port: int,
-    path: str,
-    requests: Sequence[SignedRequest],
-    threads: int,
-    start: Any,
-    results: Any,
-) -> None:
-    """One load-generator process: ``threads`` clients sharing ``requests``.
-
-    Reports (t0, t1, latencies, codes, answers) on ``results``; t0/t1 are
-    ``time.monotonic()`` (one clock for every process on the machine).
-    """
-    if sys.platform == "linux":
-        _die_with_parent()
-    try:
-        counter = iter(range(len(requests)))
-        lock = threading.Lock()
-
-        def take() -> int | None:
-            with lock:
-                return next(counter, None)
-
-        ready = threading.Barrier(threads + 1)
-        go = threading.Event()
-        outs: list[dict[str, Any]] = [{} for _ in range(threads)]
-        workers = [
-            threading.Thread(
-                target=_client_thread,
-                args=(port, path, requests, take, ready, go, outs[i]),
-                daemon=True,
-            )
-            for i in range(threads)
-        ]
-        for w in workers:
-            w.start()
-        ready.wait(timeout=30)
-        start.wait(timeout=60)  # every process connected: go together
-        t0, c0 = time.monotonic(), time.process_time()
-        go.set()
-        for w in workers:
-            w.join()
-        t1, c1 = time.monotonic(), time.process_time()
-        latencies = array("d")
-        codes: Counter[str] = Counter()
-        answers: Counter[str] = Counter()
-        for out in outs:
-            latencies.extend(out.get("latencies", ()))
-            codes.update(out.get("codes", {}))
-            answers.update(out.get("answers", {}))
-        cpu = c1 - c0
-        results.put(
-            ("ok", t0, t1, latencies.tobytes(), dict(codes), dict(answers), cpu)
-        )
-    except BaseException as exc:  # report, then let the parent decide
-        results.put(("error", repr(exc)))
-        raise
-
-
-def run_phase(
-    name: str,
-    port: int,
-    path: str,
-    requests: Sequence[SignedRequest],
+def run_wrk(
+    wrk: str,
+    url: str,
+    requests_file: Path,
     *,
-    concurrency: int,
-    processes: int,
-    server_pid: int | None = None,
-) -> PhaseResult:
-    """Send ``requests`` from ``processes`` processes, ``concurrency`` clients in all.
+    seconds: float,
+    connections: int,
+    threads: int,
+) -> dict[str, Any]:
+    """Run wrk against ``url`` for ``seconds``; return the script's ``WRK_JSON``.
 
-    Returns once every request has been answered (or has failed).
+    :raises RuntimeError: when wrk fails or prints no result.
     """
-    ctx = mp.get_context("fork")  # bodies are inherited, not pickled
-    processes = max(1, min(processes, concurrency))
-    base, extra = divmod(concurrency, processes)
-    per_proc = [base + (i < extra) for i in range(processes)]
-    # Contiguous shares proportional to each process's clients.
-    cuts = [len(requests) * b // concurrency for b in itertools.accumulate(per_proc)]
-    shares = [requests[lo:hi] for lo, hi in zip([0, *cuts[:-1]], cuts, strict=True)]
-    start = ctx.Barrier(processes + 1)
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=_generator_process,
-            args=(port, path, shares[i], per_proc[i], start, results),
-            name=f"loadgen-{name}-{i}",
-            daemon=True,
-        )
-        for i in range(processes)
+    cmd = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        f"--timeout={WRK_TIMEOUT}",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(requests_file),
+        str(threads),
     ]
-    try:
-        for p in procs:
-            p.start()
-        start.wait(timeout=60)
-        server_cpu0 = process_cpu(server_pid)
-        collected: list[tuple[Any, ...]] = []
-        budget = 60 + len(requests) * REQUEST_TIMEOUT / concurrency
-        deadline = time.monotonic() + budget
-        while len(collected) < processes:
-            try:
-                item = results.get(timeout=1)
-            except queue.Empty:
-                if time.monotonic() > deadline:
-                    msg = f"{name}: load generators did not finish"
-                    raise RuntimeError(msg) from None
-                dead = [p for p in procs if p.exitcode not in (None, 0)]
-                if dead:
-                    msg = f"{name}: load generator {dead[0].name} died"
-                    raise RuntimeError(msg) from None
-                continue
-            if item[0] != "ok":
-                raise RuntimeError(f"{name}: load generator failed: {item[1]}")
-            collected.append(item)
-        server_cpu1 = process_cpu(server_pid)
-        for p in procs:
-            p.join(timeout=10)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=5)
-    latencies = array("d")
-    codes: Counter[str] = Counter()
-    answers: Counter[str] = Counter()
-    client_cpu = 0.0
-    for _, _t0, _t1, raw, h, a, cpu in collected:
-        client_cpu += cpu
-        chunk = array("d")
-        chunk.frombytes(raw)
-        latencies.extend(chunk)
-        codes.update(h)
-        answers.update(a)
-    wall = max(c[2] for c in collected) - min(c[1] for c in collected)
-    return PhaseResult(
-        name,
-        len(latencies),
-        wall,
-        sorted(latencies),
-        codes,
-        answers,
-        server_cpu=server_cpu1 - server_cpu0,
-        client_cpu=client_cpu,
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, timeout=seconds + 120
     )
+    for line in done.stdout.splitlines():
+        if line.startswith("WRK_JSON "):
+            return json.loads(line[len("WRK_JSON ") :])
+    msg = (
+        f"wrk exited with {done.returncode} and no result:\n"
+        f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
+    )
+    raise RuntimeError(msg)
 
 
 # --------------------------------------------------------------------------
-# Server and database
+# Servers and database
 
 
 def process_cpu(pid: int | None) -> float:
@@ -371,46 +220,54 @@ def process_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _die_with_parent() -> None:
-    """In a child (server or load generator): SIGTERM it when the bench dies."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 class Server:
-    """``bench/floor_server.py`` as a subprocess; always stopped by ``stop()``."""
+    """One server subprocess; always stopped by ``stop()``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        cmd: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        port: int,
+        ready_path: str,
+        log_path: Path,
+    ) -> None:
+        self.name = name
+        self.cmd = cmd
+        self.cwd = cwd
         self.env = env
+        self.port = port
+        self.ready_path = ready_path
         self.log_path = log_path
-        self.port = int(env["PORT"])
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id once started."""
+        return self.proc.pid if self.proc else None
+
     def start(self, timeout: float = 30.0) -> None:
-        """Start the server and wait until ``GET /api/zoom/health`` answers 200."""
+        """Start the server and wait until ``GET ready_path`` answers 200."""
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [PYTHON, str(ROOT / "bench" / "floor_server.py")],
-                cwd=ROOT,
+                self.cmd,
+                cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl+C reaches us; we stop it in order
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.proc.returncode}:\n{self.log_tail()}"
-                )
+                msg = f"{self.name} exited with {self.proc.returncode}:\n"
+                raise RuntimeError(msg + self.log_tail())
             try:
                 conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
-                conn.request("GET", HEALTH_PATH)
+                conn.request("GET", self.ready_path)
                 status = conn.getresponse().status
                 conn.close()
                 if status == 200:
@@ -418,7 +275,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.1)
-        msg = f"server not ready after {timeout:.0f} s:\n{self.log_tail()}"
+        msg = f"{self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}"
         raise RuntimeError(msg)
 
     def stop(self) -> None:
@@ -446,12 +303,8 @@ class Server:
             text = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return 0, []
-        bad = [
-            ln
-            for ln in text
-            if any(m in ln for m in (" ERROR ", " CRITICAL ", " WARNING ", "Traceback"))
-        ]
-        return len(text), bad
+        marks = (" ERROR ", " CRITICAL ", " WARNING ", "Traceback")
+        return len(text), [ln for ln in text if any(m in ln for m in marks)]
 
 
 class EventCounter:
@@ -472,8 +325,9 @@ class EventCounter:
             path = self.url[len("sqlite:///") :]
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
             try:
-                cur = conn.execute(sql.replace(":prefix", "?"), (self.like,))
-                rows = cur.fetchall()
+                rows = conn.execute(
+                    sql.replace(":prefix", "?"), (self.like,)
+                ).fetchall()
             finally:
                 conn.close()
         else:
@@ -505,12 +359,12 @@ class EventCounter:
             self._engine.dispose()
 
 
-def migrate(env: dict[str, str], log_path: Path) -> None:
-    """``flask --app app db upgrade`` against the bench database."""
+def migrate(root: Path, env: dict[str, str], log_path: Path) -> None:
+    """``flask --app app db upgrade`` in ``root`` against the bench database."""
     with open(log_path, "wb") as log:
         done = subprocess.run(
-            [FLASK, "--app", "app", "db", "upgrade"],
-            cwd=ROOT,
+            [PYTHON, "-m", "flask", "--app", "app", "db", "upgrade"],
+            cwd=root,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -522,12 +376,14 @@ def migrate(env: dict[str, str], log_path: Path) -> None:
 
 
 def server_env(
-    args: argparse.Namespace, database_url: str, port: int, secret: str
+    args: argparse.Namespace, root: Path, database_url: str, port: int, secret: str
 ) -> dict[str, str]:
-    """The environment of the migration and the server."""
+    """The environment of the migration and the intake server."""
     env = dict(os.environ)
     env.pop("REDIS_URL", None)
     env.update(
+        # The checkout's own package first, ahead of this venv's editable install.
+        PYTHONPATH=str(root),
         DATABASE_URL=database_url,
         ZOOM_WEBHOOK_SECRET_TOKEN=secret,
         HOST=HOST,
@@ -546,6 +402,16 @@ def server_env(
     return env
 
 
+def _git_head(root: Path) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(root), "log", "-1", "--format=%h %s"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip()[:72] or "(not a git checkout)"
+
+
 # --------------------------------------------------------------------------
 # Main
 
@@ -553,13 +419,20 @@ def server_env(
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=5000, help="events per phase")
-    parser.add_argument("--concurrency", type=int, default=20, help="clients in all")
     parser.add_argument(
-        "--processes", type=int, default=2, help="load-generator processes"
+        "--duration", type=float, default=10.0, help="seconds of load per target"
     )
     parser.add_argument(
-        "--warmup", type=int, default=200, help="warm-up requests per phase"
+        "--warmup", type=float, default=3.0, help="seconds of warm-up per target"
+    )
+    parser.add_argument("--connections", type=int, default=20, help="wrk -c")
+    parser.add_argument("--threads", type=int, default=2, help="wrk -t")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=60000,
+        help="distinct signed events prepared per target: more than the floor"
+        " answers in --duration (the run fails if one is sent twice)",
     )
     parser.add_argument(
         "--meetings", type=int, default=5, help="meeting uuids to spread events over"
@@ -576,14 +449,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", help="serve with this Socket.IO message queue")
     parser.add_argument("--log-level", default="WARNING", help="server LOG_LEVEL")
     parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="checkout whose app.py serves the intake (default: this one)",
+    )
+    parser.add_argument("--wrk", default="wrk", help="the wrk executable")
+    parser.add_argument(
         "--drain-timeout", type=float, default=120.0, help="seconds to await the worker"
     )
     parser.add_argument(
-        "--keep", action="store_true", help="keep the temp dir (DB, logs)"
+        "--keep", action="store_true", help="keep the temp dir (DB, logs, requests)"
     )
     args = parser.parse_args(argv)
-    if args.events < 1 or args.concurrency < 1 or args.processes < 1:
-        parser.error("--events, --concurrency and --processes must be positive")
+    if min(args.duration, args.connections, args.threads, args.events) <= 0:
+        parser.error("--duration, --connections, --threads, --events must be positive")
+    if args.connections < args.threads:
+        parser.error("--connections must be at least --threads")
+    args.root = args.root.resolve()
+    if not (args.root / "app.py").is_file():
+        parser.error(f"--root {args.root} has no app.py")
     return args
 
 
@@ -591,114 +476,197 @@ def _on_sigterm(_signum: int, _frame: Any) -> None:
     raise SystemExit(143)
 
 
+def _load() -> str:
+    one, five, _fifteen = os.getloadavg()
+    return f"{one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+class Bench:
+    """One run: the prepared events, the temp dir, and how to load a target."""
+
+    def __init__(self, args: argparse.Namespace, wrk: str) -> None:
+        self.args = args
+        self.wrk = wrk
+        self.run_id = secrets.token_hex(4)
+        self.secret = secrets.token_hex(16)
+        self.tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+        # Built before anything is timed; signed just before each use (300 s window).
+        warm = max(1000, int(args.events * args.warmup / max(args.duration, 1)))
+        self.floor_warm = build_bodies(warm, run_id=f"{self.run_id}f", label="floor")
+        self.intake_warm = build_bodies(warm, run_id=f"{self.run_id}w", label="warm")
+        self.bodies = build_bodies(
+            args.events,
+            run_id=self.run_id,
+            meetings=args.meetings,
+            started_every=args.started_every,
+        )
+
+    def signed(self, name: str, bodies: list[bytes]) -> Path:
+        """Write ``bodies`` signed now to a requests file for wrk."""
+        path = self.tmp / f"{name}.requests"
+        write_signed_requests(path, self.secret, bodies, int(time.time()))
+        return path
+
+    def load(
+        self, name: str, server: Server, path: str, requests: Path, seconds: float
+    ) -> PhaseResult:
+        """wrk on ``server``'s ``path`` for ``seconds``, with the server's CPU use."""
+        cpu0 = process_cpu(server.pid)
+        doc = run_wrk(
+            self.wrk,
+            f"http://{HOST}:{server.port}{path}",
+            requests,
+            seconds=seconds,
+            connections=self.args.connections,
+            threads=self.args.threads,
+        )
+        return PhaseResult.from_wrk(name, doc, process_cpu(server.pid) - cpu0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run both phases and print the summary; 0 when every target is met."""
+    """Load the floor, then the intake, and print the summary; 0 when every target is met."""
     args = parse_args(argv)
+    wrk = find_wrk(args.wrk)
+    if wrk is None:
+        print(INSTALL_WRK, file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, _on_sigterm)
-    run_id = secrets.token_hex(4)
-    secret = secrets.token_hex(16)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    bench = Bench(args, wrk)
+    tmp = bench.tmp
     database_url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-    port = free_port(HOST)
-    env = server_env(args, database_url, port, secret)
-    server = Server(env, tmp / "server.log")
-    counter = EventCounter(database_url, run_id)
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    procs = max(1, min(args.processes, args.concurrency))
+    floor_port, intake_port = free_port(HOST), free_port(HOST)
+    env = server_env(args, args.root, database_url, intake_port, bench.secret)
+    floor_env = dict(os.environ, PYTHONUNBUFFERED="1")
+    floor = Server(
+        "floor",
+        [PYTHON, str(FLOOR), "--host", HOST, "--port", str(floor_port)]
+        + ["--secret", bench.secret],
+        cwd=ROOT,
+        env=floor_env,
+        port=floor_port,
+        ready_path="/",
+        log_path=tmp / "floor.log",
+    )
+    intake = Server(
+        "intake",
+        [PYTHON, str(args.root / "app.py")],
+        cwd=args.root,
+        env=env,
+        port=intake_port,
+        ready_path=HEALTH_PATH,
+        log_path=tmp / "server.log",
+    )
+    counter = EventCounter(database_url, bench.run_id)
     print(
-        f"bench/ingest.py: {args.events} events, concurrency {args.concurrency}"
-        f" ({procs} load-generator processes), {backend}, eventlet server on"
-        f" {HOST}:{port}, run {run_id}, temp {tmp}",
+        f"bench/ingest.py: wrk -t{args.threads} -c{args.connections}, {args.duration:g} s"
+        f" per target after {args.warmup:g} s warm-up, {args.events} distinct signed"
+        f" events prepared; intake {backend}, LOG_LEVEL {args.log_level}, run"
+        f" {bench.run_id}, temp {tmp}",
         flush=True,
     )
-
-    # Built before anything is timed; signed just before each phase (300 s window).
-    floor_warm = build_bodies(args.warmup, run_id=f"{run_id}f", label="floor-warmup")
-    intake_warm = build_bodies(args.warmup, run_id=f"{run_id}w", label="intake-warmup")
-    bodies = build_bodies(
-        args.events,
-        run_id=run_id,
-        meetings=args.meetings,
-        started_every=args.started_every,
-    )
-    phase: dict[str, Any] = {"concurrency": args.concurrency, "processes": procs}
+    print(f"intake  : {args.root}/app.py at {_git_head(args.root)}", flush=True)
+    print(f"load    : {_load()} before the run", flush=True)
     crashed = True  # until the summary is printed: keep the temp dir to look at
     try:
-        migrate(env, tmp / "migrate.log")
-        server.start()
-        phase["server_pid"] = server.proc.pid if server.proc else None
-        print(f"server  : pid {phase['server_pid']} ready", flush=True)
+        # 1. The floor, in its own process; stopped before the intake starts.
+        try:
+            floor.start()
+            if args.warmup > 0:
+                warm = bench.signed("floor-warmup", bench.floor_warm)
+                bench.load("warm", floor, "/bench/floor", warm, args.warmup)
+            requests = bench.signed("events", bench.bodies)
+            signed_at = time.monotonic()
+            floor_res = bench.load(
+                "floor", floor, "/bench/floor", requests, args.duration
+            )
+        finally:
+            floor.stop()
+        print(floor_res.line(), flush=True)
 
-        def fire(name: str, path: str, batch: list[bytes]) -> PhaseResult:
-            signed = sign_all(secret, batch, int(time.time()))
-            return run_phase(name, port, path, signed, **phase)
-
-        if floor_warm:
-            fire("warm", FLOOR_PATH, floor_warm)
-        floor = fire("floor", FLOOR_PATH, bodies)
-        print(floor.line(), flush=True)
-
-        if intake_warm:
-            fire("warm", WEBHOOK_PATH, intake_warm)
-            warm_counter = EventCounter(database_url, f"{run_id}w")
+        # 2. The intake: the real server and route.
+        migrate(args.root, env, tmp / "migrate.log")
+        intake.start()
+        if args.warmup > 0:
+            warm = bench.signed("intake-warmup", bench.intake_warm)
+            bench.load("warm", intake, WEBHOOK_PATH, warm, args.warmup)
+            warm_counter = EventCounter(database_url, f"{bench.run_id}w")
             try:
                 warm_counter.wait_applied(args.drain_timeout)
             finally:
                 warm_counter.close()
-        intake = fire("intake", WEBHOOK_PATH, bodies)
-        print(intake.line(), flush=True)
+        if time.monotonic() - signed_at > MAX_SIGNATURE_AGE:
+            requests = bench.signed("events", bench.bodies)  # same bodies, fresh time
+        intake_res = bench.load("intake", intake, WEBHOOK_PATH, requests, args.duration)
+        print(intake_res.line(), flush=True)
 
+        # 3. Every answered event stored, and applied.
         statuses, drained = counter.wait_applied(args.drain_timeout)
+        intake.stop()
         stored = sum(statuses.values())
-        lost = args.events - stored
+        # Requests still in flight when wrk stopped may be stored without an answer.
+        lost = max(0, intake_res.ok - stored)
+        unanswered = max(0, stored - intake_res.ok)
 
-        ratio = intake.throughput / floor.throughput
+        ratio = intake_res.throughput / floor_res.throughput
         ratio_ok = ratio >= MIN_RATIO
-        p99_ok = intake.p99_ms < MAX_P99_MS
-        answers_ok = floor.non_200 == 0 and intake.non_200 == 0
+        p99_ok = intake_res.p99_ms < MAX_P99_MS
+        answers_ok = floor_res.non_200 == 0 and intake_res.non_200 == 0
+        unique_ok = floor_res.wrapped == 0 and intake_res.wrapped == 0
         applied_ok = statuses.get("queued", 0) == 0
-        log_lines, problems = server.log_problems()
-        failed = not (ratio_ok and p99_ok and lost == 0 and answers_ok and applied_ok)
+        log_lines, problems = intake.log_problems()
+        failed = not (
+            ratio_ok
+            and p99_ok
+            and lost == 0
+            and answers_ok
+            and unique_ok
+            and applied_ok
+        )
 
         print()
-        print(floor.line())
-        print(intake.line())
+        print(floor_res.line())
+        print(intake_res.line())
         print(
             f"ratio   : {ratio:.2f} (target >= {MIN_RATIO}):"
             f" {'ok' if ratio_ok else 'MISSED'}"
-            f"   p99 {intake.p99_ms:.1f} ms (target < {MAX_P99_MS:.0f} ms):"
+            f"   intake p99 {intake_res.p99_ms:.1f} ms (target < {MAX_P99_MS:.0f} ms):"
             f" {'ok' if p99_ok else 'MISSED'}"
         )
         print(
-            f"stored  : {stored}/{args.events} (lost {lost}), statuses:"
+            f"stored  : {stored} rows for {intake_res.ok} answered 200 (lost {lost},"
+            f" stored unanswered {unanswered}: in flight when wrk stopped), statuses:"
             f" {_fmt_counter(statuses) or '-'}; worker done {drained:.2f} s after the"
-            f" last answer{'' if applied_ok else ' (TIMED OUT, rows still queued)'}"
+            f" load{'' if applied_ok else ' (TIMED OUT, rows still queued)'}"
         )
         print(
-            f"answers : non-200 floor {floor.non_200}, intake {intake.non_200}:"
-            f" {'ok' if answers_ok else 'MISSED'}"
+            f"answers : not 200: floor {floor_res.non_200}, intake {intake_res.non_200}:"
+            f" {'ok' if answers_ok else 'MISSED'}   events sent twice: "
+            + ("none" if unique_ok else "YES, raise --events")
         )
         print(
-            f"log     : {log_lines} server log lines, {len(problems)} warnings/errors"
+            f"log     : {log_lines} intake log lines, {len(problems)} warnings/errors"
         )
         for ln in problems[:10]:
             print(f"          {ln}")
-        for res in (floor, intake):
+        for res in (floor_res, intake_res):
             if res.server_busy < SATURATED:
                 print(
-                    f"note    : the server was only {100 * res.server_busy:.0f}% busy"
-                    f" during the {res.name} phase, so something else limited it"
-                    " (load generator, CPU contention, scheduling): its figures,"
-                    " and the ratio, are not the server's capacity in this run"
+                    f"note    : the {res.name} server was only"
+                    f" {100 * res.server_busy:.0f}% busy, so something else limited it"
+                    " (wrk, CPU contention, scheduling): its figures, and the ratio,"
+                    " are not the server's capacity in this run"
                 )
+        print(f"load    : {_load()} after the run")
         print(f"result  : {'FAIL' if failed else 'PASS'}")
         crashed = False
         return 1 if failed else 0
     finally:
-        server.stop()
+        floor.stop()
+        intake.stop()
         counter.close()
         if args.keep or crashed:
-            print(f"kept    : {tmp} (server.log, migrate.log, bench.db)")
+            print(f"kept    : {tmp} (server.log, floor.log, migrate.log, bench.db)")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
