@@ -54,7 +54,7 @@ def register_extensions(app: Flask) -> None:
         async_mode=app.config["ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
         # Same-origin only: the dashboard is served by this app.
-        cors_allowed_origins=[],
+        cors_allowed_origins=app.config.get("SOCKETIO_ALLOWED_ORIGINS") or None,
         logger=False,
         engineio_logger=False,
     )

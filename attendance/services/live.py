@@ -8,9 +8,10 @@ three can never disagree. Participants are persons (connections merged, CONTRACT
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, select
 
@@ -204,6 +205,7 @@ def live_view(
     live meeting reload only those connections).
     """
     now = max(now or utcnow(), _latest_event_time(meeting))
+    roster = load_roster(meeting.course_id)
     if meeting.effective_end is None:
         entry = _connections(meeting, changes)
         result = compute_persons(
@@ -212,11 +214,75 @@ def live_view(
             entry.derivations,
             connections=list(entry.connections.values()),
         )
+        _remember(meeting, entry.version, roster, result)
         until: datetime | None = now
     else:
+        version = _version(meeting)
         result = compute_persons(meeting, now)
+        _remember(meeting, version, roster, result)
         until = None
-    return LiveView(meeting, result, load_roster(meeting.course_id), now, until)
+    return LiveView(meeting, result, roster, now, until)
+
+
+def _version(meeting: Meeting) -> int:
+    """The meeting's ``events_version`` as committed now (the object may be older)."""
+    return db.session.scalar(
+        select(Meeting.events_version).where(Meeting.id == meeting.id)
+    )
+
+
+#: A live meeting's persons are computed to the horizon, so they stay right until
+#: its events change (its ``events_version``) or its roster does; only the time
+#: attended is cut at "now", when the JSON is made. An ended meeting's stay right
+#: while its events, end and roster do. Snapshots reuse them for at most this
+#: long (a manual match changes persons without a new version).
+SNAPSHOT_REUSE_SECONDS = 2.0
+
+
+class _Kept(NamedTuple):
+    uuid: str
+    version: int
+    end: datetime | None
+    roster: Sequence[Student]
+    result: MeetingResult
+    at: float
+
+
+#: meeting id -> the persons last computed for it, and what they depend on.
+_persons: dict[int, _Kept] = {}
+_PERSONS_KEPT = 256
+
+
+def _remember(
+    meeting: Meeting, version: int, roster: Sequence[Student], result: MeetingResult
+) -> None:
+    if len(_persons) >= _PERSONS_KEPT:
+        _persons.clear()
+    _persons[meeting.id] = _Kept(
+        meeting.uuid, version, meeting.effective_end, roster, result, time.monotonic()
+    )
+
+
+def _reused_view(meeting: Meeting) -> LiveView | None:
+    """The meeting's view from persons computed since its last change, if any.
+
+    ``join-meeting`` asks for snapshots at the rate of clients; a meeting that
+    has not changed is not computed again for each of them (issue 10).
+    """
+    kept = _persons.get(meeting.id)
+    if (
+        kept is None
+        or time.monotonic() - kept.at > SNAPSHOT_REUSE_SECONDS
+        or kept.uuid != meeting.uuid
+        or kept.end != meeting.effective_end
+        or kept.version != _version(meeting)
+        # The roster cache hands out the same list while the roster is unchanged.
+        or load_roster(meeting.course_id) is not kept.roster
+    ):
+        return None
+    now = max(utcnow(), _latest_event_time(meeting))
+    until = now if meeting.effective_end is None else None
+    return LiveView(meeting, kept.result, kept.roster, now, until)
 
 
 def _latest_event_time(meeting: Meeting) -> datetime:
@@ -328,4 +394,5 @@ def snapshot_for_number(zoom_meeting_id: int, course_id: int | None) -> dict[str
             "version": 0,
             "ts": iso(utcnow()),
         }
-    return live_view(meeting).snapshot()
+    view = _reused_view(meeting) or live_view(meeting)
+    return view.snapshot()
