@@ -20,6 +20,7 @@ from attendance.zoom.events import (
     fallback_dedupe_key,
     parse_envelope,
     parse_event,
+    raw_meeting_uuid,
 )
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class IncomingEvent:
                 event=name,
                 event_ts=event_ts,
                 dedupe_key=fallback_dedupe_key(name, body),
-                meeting_uuid=_raw_uuid(data),
+                meeting_uuid=raw_meeting_uuid(data),
                 zoom_meeting_id=None,
                 body=text,
                 status=EventStatus.FAILED if handled else EventStatus.IGNORED,
@@ -105,15 +106,6 @@ class IncomingEvent:
             status=EventStatus.FAILED,
             error=f"not storable as parsed: {reason}"[:4000].replace("\x00", ""),
         )
-
-
-def _raw_uuid(data: dict) -> str | None:
-    """Best-effort meeting uuid of an unparseable body, for filtering the log."""
-    try:
-        value = data["payload"]["object"]["uuid"]
-    except (KeyError, TypeError):
-        return None
-    return str(value)[:255] if isinstance(value, str | int) else None
 
 
 def store_events(items: list[IncomingEvent]) -> list[int | None]:
