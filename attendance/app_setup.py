@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from attendance import intake
 from attendance.auth import init_auth
@@ -62,6 +63,10 @@ def register_extensions(app: Flask) -> None:
     intake.init_app(app)
     init_auth(app)
     init_realtime(app)
+    if hops := app.config["TRUSTED_PROXY_HOPS"]:
+        # Outermost, around Socket.IO too: every request sees the client's address
+        # (the sign-in limit counts per address) and scheme, not the proxy's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def register_blueprints(app: Flask) -> None:

@@ -6,7 +6,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, redirect, request, url_for
+from flask import Flask, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 
 from attendance.extensions import csrf, db, login_manager
@@ -15,6 +15,10 @@ from attendance.services.accounts import token_owner
 from attendance.text import is_digits
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+#: ``g`` attribute set when a valid bearer token authenticated the request.
+_BY_TOKEN = "attendance_authenticated_by_token"  # noqa: S105 - a name
+#: Longer ids cannot be database integers (and would overflow them).
+_MAX_ID_DIGITS = 18
 
 
 def bearer_token() -> str | None:
@@ -24,9 +28,16 @@ def bearer_token() -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def authenticated_by_token() -> bool:
+    """Whether a valid bearer token (not a cookie) authenticated the current request."""
+    return bool(g.get(_BY_TOKEN))
+
+
 def safe_next(target: str | None, fallback: str) -> str:
     """``target`` if it is a path on this site, else ``fallback`` (no open redirects)."""
-    if not target:
+    # Control and invisible characters: a CR/LF cannot go into a Location header
+    # (werkzeug raises: a 500), and urlsplit silently drops tabs and newlines.
+    if not target or not target.isprintable():
         return fallback
     parts = urlsplit(target)
     if (
@@ -64,12 +75,16 @@ def init_auth(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(user_id: str) -> Instructor | None:
-        return db.session.get(Instructor, int(user_id)) if is_digits(user_id) else None
+        return _session_user(user_id)
 
     @login_manager.request_loader
     def _from_token(_request: Any) -> Instructor | None:
+        # Consulted only when no session names a user and no remember-me cookie came.
         token = bearer_token()
-        return token_owner(token) if token else None
+        owner = token_owner(token) if token else None
+        if owner is not None:
+            setattr(g, _BY_TOKEN, True)
+        return owner
 
     @login_manager.unauthorized_handler
     def _unauthorized() -> Any:
@@ -92,16 +107,29 @@ def init_auth(app: Flask) -> None:
             return
         if request.method in _SAFE_METHODS or request.path.startswith("/api/zoom/"):
             return
-        if bearer_token() or request.path == "/api/v1/tokens" or _exempted(app):
+        if request.path == "/api/v1/tokens":  # credentials in the body, no session
             return
-        csrf.protect()
+        signed_in = current_user.is_authenticated  # loads the user (and the token)
+        # Only a *valid* token: any page can add a junk one beside the cookie.
+        if authenticated_by_token():
+            return
+        # No session to ride on: the API's views answer 401, not a CSRF 400.
+        if not signed_in and request.path.startswith("/api/"):
+            return
+        csrf.protect(apply_exemptions=True)
 
 
-def _exempted(app: Flask) -> bool:
-    """Whether the view or its blueprint was marked with ``csrf.exempt`` (Flask-WTF's own lists)."""
-    if request.blueprint in csrf._exempt_blueprints:
-        return True
-    view = app.view_functions.get(request.endpoint or "")
-    return (
-        view is not None and f"{view.__module__}.{view.__name__}" in csrf._exempt_views
-    )
+def _session_user(user_id: str) -> Instructor | None:
+    """The instructor a session's ``<id>:<auth_version>`` names, while that version holds.
+
+    Any other shape (the bare ids sessions held before versions) is nobody.
+    """
+    pk, sep, version = user_id.partition(":")
+    if not (sep and is_digits(pk) and is_digits(version)):
+        return None
+    if len(pk) > _MAX_ID_DIGITS or len(version) > _MAX_ID_DIGITS:
+        return None
+    instructor = db.session.get(Instructor, int(pk))
+    if instructor is None or (instructor.auth_version or 0) != int(version):
+        return None
+    return instructor

@@ -132,6 +132,10 @@ def load_config() -> dict[str, Any]:
         "WEBSOCKET_COMPRESSION": env_bool("WEBSOCKET_COMPRESSION", False),
         "HOST": os.environ.get("HOST", "127.0.0.1"),
         "PORT": env_int("PORT", 5000),
+        #: Reverse proxies in front that each append the client's address to
+        #: X-Forwarded-For (and set X-Forwarded-Proto). 0: the peer of the socket is
+        #: the client and those headers are ignored, since any client can send them.
+        "TRUSTED_PROXY_HOPS": env_int("TRUSTED_PROXY_HOPS", 0),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -162,3 +166,5 @@ def finalize(config: dict[str, Any]) -> None:
         )
     if config["WEBHOOK_MAX_SKEW_SECONDS"] <= 0:
         raise ConfigError("WEBHOOK_MAX_SKEW_SECONDS must be positive")
+    if config["TRUSTED_PROXY_HOPS"] < 0:
+        raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")

@@ -52,6 +52,11 @@ class Instructor(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    def get_id(self) -> str:
+        """Flask-Login's user id, ``<id>:<auth_version>``: kept in the session and the
+        remember-me cookie, so bumping the version ends both (``attendance.auth``)."""
+        return f"{self.id}:{self.auth_version or 0}"
+
     def __repr__(self) -> str:
         return f"<Instructor {self.id}>"
 
@@ -77,7 +82,8 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
 
 
 class LoginFailure(db.Model):  # type: ignore[name-defined,misc]
-    """A failed sign-in, kept a few minutes: the rate limit counts them (all processes)."""
+    """A failed sign-in, or one being checked, kept a few minutes: the rate limit
+    counts them (all processes)."""
 
     __tablename__ = "login_failures"
     __table_args__ = (

@@ -1,4 +1,9 @@
-"""Instructor accounts: creation, sign-in with a rate limit, and API tokens."""
+"""Instructor accounts: creation, sign-in with a rate limit, sign-out, and API tokens.
+
+Whatever takes access away (a sign-out, a new password, lost admin rights, a
+revoked token, a deleted account) commits, then sends ``access_changed`` so live
+connections are re-checked: after the commit, so a listener reads the new state.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from attendance.core.matching import normalize_email
+from attendance.database import begin_write
 from attendance.errors import (
     Conflict,
     InvalidCredentials,
@@ -22,6 +28,7 @@ from attendance.errors import (
 from attendance.extensions import db
 from attendance.models import ApiToken, Instructor, LoginFailure
 from attendance.models.types import utcnow
+from attendance.signals import access_changed
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +60,34 @@ def create_instructor(
     return instructor
 
 
-def set_password(instructor: Instructor, password: str) -> None:
-    """:raises ValidationFailed: when the password is too short."""
+def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             f"the password needs at least {MIN_PASSWORD_LENGTH} characters"
         )
+
+
+def set_password(instructor: Instructor, password: str) -> None:
+    """:raises ValidationFailed: when the password is too short."""
+    _check_password(password)
     instructor.set_password(password)
+
+
+def _end_sessions(instructor: Instructor) -> None:
+    """Bump the auth version: every session and remember-me cookie carrying the old
+    one stops working (``Instructor.get_id``). In SQL, so two bumps never meet at one."""
+    instructor.auth_version = Instructor.auth_version + 1
+
+
+def _announce(instructor_id: int) -> None:
+    """Send ``access_changed`` (after the commit); a failing listener is logged, not
+    raised: the change is made, and the caller's answer must say so."""
+    try:
+        access_changed.send(instructor_id=instructor_id)
+    except Exception:
+        log.exception(
+            "an access_changed listener failed for instructor %s", instructor_id
+        )
 
 
 def update_instructor(
@@ -69,25 +97,56 @@ def update_instructor(
     password: str | None = None,
     admin: bool | None = None,
 ) -> None:
-    """Change what is given; a new password also revokes the instructor's tokens."""
+    """Change what is given and commit.
+
+    A new password also ends the instructor's sessions and revokes their tokens;
+    that and losing admin rights are announced (``access_changed``).
+
+    :raises ValidationFailed: when the password is too short (nothing is changed).
+    """
+    if password is not None:
+        _check_password(password)
+    loses_access = password is not None or (
+        admin is not None and not admin and instructor.is_admin
+    )
     if name is not None:
         instructor.name = name.strip()[:200]
     if admin is not None:
         instructor.is_admin = admin
     if password is not None:
-        set_password(instructor, password)
+        instructor.set_password(password)
+        _end_sessions(instructor)
         for row in live_tokens(instructor):
             row.revoked_at = utcnow()
+    instructor_id = instructor.id
+    db.session.commit()
+    if loses_access:
+        _announce(instructor_id)
 
 
 def delete_instructor(actor: Instructor, instructor: Instructor) -> None:
-    """Remove an account (its tokens and course assignments go with it).
+    """Remove an account (its tokens and course assignments go with it); commits.
 
     :raises Conflict: when admins would delete themselves (no one left to sign in).
     """
     if actor.id == instructor.id:
         raise Conflict("you cannot delete your own account")
+    instructor_id = instructor.id
     db.session.delete(instructor)
+    db.session.commit()
+    _announce(instructor_id)
+
+
+def sign_out(instructor: Instructor) -> None:
+    """End every session and remember-me cookie of ``instructor``; commits.
+
+    All of them, not only the caller's: a session cookie copied from the browser
+    would otherwise keep working after its owner signed out.
+    """
+    _end_sessions(instructor)
+    instructor_id = instructor.id
+    db.session.commit()
+    _announce(instructor_id)
 
 
 def bootstrap_admin(email: str | None, password: str | None) -> Instructor | None:
@@ -105,11 +164,25 @@ def bootstrap_admin(email: str | None, password: str | None) -> Instructor | Non
 def authenticate(email: str, password: str, address: str) -> Instructor:
     """The instructor with these credentials; failures are counted (commits them).
 
+    Each attempt is recorded as a failure *before* the limit is read, and only an
+    attempt that finds itself among the first MAX_FAILURES goes on to check the
+    password. Committed first, read after: whatever the interleaving of processes
+    or greenlets, the n-th attempt sees at least n rows (READ COMMITTED is enough,
+    and no lock is held while the password hash is computed), so no more than
+    MAX_FAILURES wrong passwords are ever checked per WINDOW. A right password and
+    a refused attempt take their row back.
+
     :raises RateLimited: after MAX_FAILURES failures in WINDOW for the account or address.
     :raises InvalidCredentials: on a wrong e-mail or password.
     """
-    email = normalize_email(email)
+    email = normalize_email(email)[:254]
+    address = address[:64]
     now = utcnow()
+    attempt = LoginFailure(email=email, address=address, at=now)
+    db.session.add(attempt)
+    db.session.flush()
+    attempt_id = attempt.id
+    db.session.commit()
     since = now - WINDOW
     by_email = db.session.scalar(
         select(func.count(LoginFailure.id)).where(
@@ -121,19 +194,36 @@ def authenticate(email: str, password: str, address: str) -> Instructor:
             LoginFailure.at > since, LoginFailure.address == address
         )
     )
-    if by_email >= MAX_FAILURES or by_address >= MAX_FAILURES:
+    if by_email > MAX_FAILURES or by_address > MAX_FAILURES:
+        _forget_attempt(attempt_id)
         raise RateLimited("too many failed sign-ins; try again in a minute")
     instructor = db.session.scalar(select(Instructor).where(Instructor.email == email))
-    # check_password_hash runs even for an unknown e-mail, so timing tells nothing.
-    valid = instructor.check_password(password) if instructor else _burn(password)
+    stored_hash = instructor.password_hash if instructor else None
+    # The read transaction ends before the slow hash: nothing is held meanwhile.
+    db.session.commit()
+    # A hash is checked even for an unknown e-mail, so timing tells nothing.
+    valid = (
+        check_password_hash(stored_hash, password) if stored_hash else _burn(password)
+    )
     if not valid or instructor is None:
-        db.session.add(LoginFailure(email=email[:254], address=address[:64], at=now))
+        begin_write()
         db.session.execute(
             delete(LoginFailure).where(LoginFailure.at < now - 10 * WINDOW)
         )
         db.session.commit()
         raise InvalidCredentials("wrong e-mail or password")
+    _forget_attempt(attempt_id)
     return instructor
+
+
+def _forget_attempt(attempt_id: int) -> None:
+    """Take back an attempt's row: it was refused, or its password was right."""
+    # End the read first: on SQLite a read transaction cannot become a write one
+    # once another writer has committed (SQLITE_BUSY_SNAPSHOT).
+    db.session.commit()
+    begin_write()
+    db.session.execute(delete(LoginFailure).where(LoginFailure.id == attempt_id))
+    db.session.commit()
 
 
 @functools.cache
@@ -201,7 +291,7 @@ def live_tokens(instructor: Instructor) -> list[ApiToken]:
 
 
 def revoke_token(instructor: Instructor, token_id: int) -> None:
-    """Revoke one of ``instructor``'s tokens.
+    """Revoke one of ``instructor``'s tokens; commits.
 
     :raises NotFound: when it is not theirs or is revoked already.
     """
@@ -209,3 +299,6 @@ def revoke_token(instructor: Instructor, token_id: int) -> None:
     if row is None or row.instructor_id != instructor.id or row.revoked_at is not None:
         raise NotFound("no such active token")
     row.revoked_at = utcnow()
+    instructor_id = instructor.id
+    db.session.commit()
+    _announce(instructor_id)

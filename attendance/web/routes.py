@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 
 from attendance.auth import safe_next
 from attendance.errors import InvalidCredentials, RateLimited
-from attendance.services.accounts import authenticate
+from attendance.extensions import db
+from attendance.models import Instructor
+from attendance.services.accounts import authenticate, sign_out
 from attendance.web import filters
 from attendance.web.forms import LoginForm
 
@@ -46,6 +56,9 @@ def login():
             flash(str(exc), "error")
             status = 401
         else:
+            # A fresh session: nothing issued before sign-in (a CSRF token another
+            # page planted or read) is worth anything after it.
+            session.clear()
             login_user(instructor, remember=bool(form.remember.data))
             return redirect(safe_next(request.args.get("next"), url_for("web.home")))
     elif request.method == "POST":
@@ -56,6 +69,12 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out (a POST with the CSRF token, so no page can sign you out)."""
-    logout_user()
+    """Sign out (a POST with the CSRF token, so no page can sign you out).
+
+    Ends every session and remember-me cookie of the account, not only this
+    browser's: a copied cookie must not outlive its owner's sign-out.
+    """
+    sign_out(db.session.get(Instructor, current_user.id))
+    session.clear()
+    logout_user()  # after clear(): it marks the remember-me cookie for deletion
     return redirect(url_for("web.login"))

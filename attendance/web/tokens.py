@@ -55,6 +55,5 @@ def revoke(token_id: int):
     except NotFound:
         flash("That token does not exist or was revoked already.", "error")
         return _page(TokenForm(formdata=None), status=404)
-    db.session.commit()
     flash("Token revoked: anything using it is signed out now.", "success")
     return redirect(url_for("web.tokens"), 303)
