@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import secrets
 import shutil
@@ -137,12 +138,15 @@ class PhaseResult:
         """Share of one core the server used during the phase (1.0: saturated)."""
         return self.server_cpu / self.duration if self.duration > 0 else float("nan")
 
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU milliseconds per completed request (the worker's included)."""
+        return 1000 * self.server_cpu / self.requests if self.requests else math.nan
+
     def line(self) -> str:
         """One summary line: throughput, p50, p99, answers, server CPU."""
         others = _fmt_counter(self.other_statuses + self.socket_errors) or "none"
-        per_event = (
-            1000 * self.server_cpu / self.requests if self.requests else float("nan")
-        )
+        per_event = self.cpu_ms
         return (
             f"{self.name:<8}: {self.throughput:7.0f} req/s  p50 {self.p50_ms:6.1f} ms"
             f"  p99 {self.p99_ms:6.1f} ms  max {self.max_ms:6.0f} ms"
@@ -643,6 +647,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"answers : not 200: floor {floor_res.non_200}, intake {intake_res.non_200}:"
             f" {'ok' if answers_ok else 'MISSED'}   events sent twice: "
             + ("none" if unique_ok else "YES, raise --events")
+        )
+        print(
+            f"cpu     : server CPU per request: floor {floor_res.cpu_ms:.2f} ms, intake"
+            f" {intake_res.cpu_ms:.2f} ms (floor/intake"
+            f" {floor_res.cpu_ms / intake_res.cpu_ms:.2f}; for information, not a"
+            " target: at a lower rate the intake commits and applies smaller batches,"
+            " so a busy machine inflates its figure)"
         )
         print(
             f"log     : {log_lines} intake log lines, {len(problems)} warnings/errors"
