@@ -75,8 +75,9 @@ def set_password(instructor: Instructor, password: str) -> None:
 
 def _end_sessions(instructor: Instructor) -> None:
     """Bump the auth version: every session and remember-me cookie carrying the old
-    one stops working (``Instructor.get_id``). In SQL, so two bumps never meet at one."""
-    instructor.auth_version = Instructor.auth_version + 1
+    one stops working (``Instructor.get_id``). Incremented in SQL, so two bumps at
+    once never land on the same value."""
+    instructor.auth_version = Instructor.auth_version + 1  # type: ignore[assignment]
 
 
 def _announce(instructor_id: int) -> None:
