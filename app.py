@@ -41,7 +41,20 @@ def serve() -> None:
         start_background_scheduler(app)
     host, port = app.config["HOST"], app.config["PORT"]
     app.logger.info("serving on http://%s:%s", host, port)
-    socketio.run(app, host=host, port=port, log_output=False)
+    socketio.run(
+        app,
+        host=host,
+        port=port,
+        log_output=False,
+        # Passed through to eventlet.wsgi.server. Without a timeout a client
+        # that stops mid-request holds its connection forever, and 1,024 such
+        # (eventlet's default pool) stopped webhooks and health from being
+        # accepted at all. Upgraded websockets are not cut by it: Engine.IO
+        # sets their own timeout (ping interval + ping timeout, 45 s) and its
+        # pings keep quiet ones alive. See the README on what a proxy must set.
+        socket_timeout=app.config["HTTP_SOCKET_TIMEOUT_SECONDS"],
+        max_size=app.config["HTTP_MAX_CONNECTIONS"],
+    )
 
 
 if __name__ == "__main__":

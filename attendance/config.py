@@ -130,6 +130,14 @@ def load_config() -> dict[str, Any]:
         #: JSON messages would be deflated once per connected client (see
         #: ``realtime.without_websocket_compression``).
         "WEBSOCKET_COMPRESSION": env_bool("WEBSOCKET_COMPRESSION", False),
+        #: eventlet's limit on one read or write of a client socket: a half-sent
+        #: request or a body that never comes is dropped after it (None: forever).
+        #: Upgraded websockets get Engine.IO's own (ping interval + timeout, 45 s).
+        "HTTP_SOCKET_TIMEOUT_SECONDS": float(
+            os.environ.get("HTTP_SOCKET_TIMEOUT_SECONDS") or "10"
+        ),
+        #: Connections served at once (websockets included); more wait to be accepted.
+        "HTTP_MAX_CONNECTIONS": env_int("HTTP_MAX_CONNECTIONS", 1000),
         "HOST": os.environ.get("HOST", "127.0.0.1"),
         "PORT": env_int("PORT", 5000),
         #: Reverse proxies in front that each append the client's address to
@@ -166,5 +174,9 @@ def finalize(config: dict[str, Any]) -> None:
         )
     if config["WEBHOOK_MAX_SKEW_SECONDS"] <= 0:
         raise ConfigError("WEBHOOK_MAX_SKEW_SECONDS must be positive")
+    if not config["HTTP_SOCKET_TIMEOUT_SECONDS"] > 0:
+        raise ConfigError("HTTP_SOCKET_TIMEOUT_SECONDS must be positive")
+    if config["HTTP_MAX_CONNECTIONS"] < 1:
+        raise ConfigError("HTTP_MAX_CONNECTIONS must be positive")
     if config["TRUSTED_PROXY_HOPS"] < 0:
         raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")
