@@ -434,7 +434,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--events",
         type=int,
-        default=60000,
+        default=80000,
         help="distinct signed events prepared per target: more than the floor"
         " answers in --duration (the run fails if one is sent twice)",
     )
