@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.api_support import create_course
+
 PASSWORD = "correct horse battery"
 
 
@@ -147,10 +149,8 @@ def test_only_admins_manage_people(client, people):
         assert response.status_code == 403, (method, path)
 
 
-def test_course_assignment(client, people):
-    course = client.post(
-        "/api/v1/courses", json={"code": "BIO"}, headers=people["ada"]
-    ).get_json()
+def test_course_assignment(app, client, people):
+    course = create_course(client, app, people["ada"], code="BIO")
     url = f"/api/v1/courses/{course['id']}"
     bob = _id(client, people["bob"])
     assert client.get(url, headers=people["bob"]).status_code == 404
@@ -170,9 +170,14 @@ def test_course_assignment(client, people):
     ]
     listed = client.get(f"{url}/instructors", headers=people["bob"]).get_json()
     assert len(listed) == 2
-    for body in ({"instructor_id": "1"}, {"instructor_id": 99999}, {}):
+    for body in ({"instructor_id": "1"}, {"instructor_id": 2**70}, {}):
         bad = client.post(f"{url}/instructors", json=body, headers=people["root"])
         assert bad.status_code == 422, body
+    # A well-formed id of no one: the instructor is not found.
+    nobody = client.post(
+        f"{url}/instructors", json={"instructor_id": 99999}, headers=people["root"]
+    )
+    assert nobody.status_code == 404
     removed = client.delete(f"{url}/instructors/{bob}", headers=people["root"])
     assert removed.status_code == 204
     assert client.get(url, headers=people["bob"]).status_code == 404

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api_support import create_course
 from tests.engine_support import NUMBER, UUID, E, S, ended, session, started
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "attendance.csv"
@@ -40,14 +41,12 @@ ROSTER = [
 
 
 @pytest.fixture
-def setup(bearers, client, zoom):
+def setup(app, bearers, client, zoom):
     """A course of ada's with an ended meeting; bob teaches nothing."""
     headers = bearers(ada=False, bob=False)
-    course = client.post(
-        "/api/v1/courses",
-        json={"code": "BIO", "zoom_meeting_ids": [NUMBER]},
-        headers=headers["ada"],
-    ).get_json()
+    course = create_course(
+        client, app, headers["ada"], code="BIO", zoom_meeting_ids=[NUMBER]
+    )
     client.post(
         f"/api/v1/courses/{course['id']}/students", json=ROSTER, headers=headers["ada"]
     )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.api_support import create_course
 from tests.engine_support import NUMBER, ended, session, started
 
 MIN = timedelta(minutes=1)
@@ -41,17 +42,16 @@ def _meeting(zoom, n: int, attendees: dict[str, tuple[int, int]]) -> None:
 
 
 @pytest.fixture
-def term(bearers, client, zoom):
+def term(app, bearers, client, zoom):
     headers = bearers(ada=False, bob=False)
-    course = client.post(
-        "/api/v1/courses",
-        json={
-            "code": "BIO 101/ü",
-            "timezone": "America/New_York",
-            "zoom_meeting_ids": [NUMBER],
-        },
-        headers=headers["ada"],
-    ).get_json()
+    course = create_course(
+        client,
+        app,
+        headers["ada"],
+        code="BIO 101/ü",
+        timezone="America/New_York",
+        zoom_meeting_ids=[NUMBER],
+    )
     client.post(
         f"/api/v1/courses/{course['id']}/students", json=ROSTER, headers=headers["ada"]
     )
@@ -180,9 +180,7 @@ def test_course_attendance_is_scoped_and_validated(client, term):
 
 def test_a_course_without_meetings_has_empty_summaries(app, client, term):
     headers, _course = term
-    other = client.post(
-        "/api/v1/courses", json={"code": "NEW"}, headers=headers["ada"]
-    ).get_json()
+    other = create_course(client, app, headers["ada"], code="NEW")
     client.post(
         f"/api/v1/courses/{other['id']}/students",
         json=ROSTER[:1],

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from flask import abort, jsonify
 from flask_login import current_user
 from sqlalchemy import select
 
-from attendance.api.routes import bp, course_or_404, error, json_object
+from attendance.api import schemas as s
+from attendance.api.openapi import endpoint
+from attendance.api.routes import ID, admin_required, bp, course_or_404, error
 from attendance.auth import api_login_required
 from attendance.errors import Conflict, NotFound, ValidationFailed
 from attendance.extensions import db
-from attendance.models import ApiToken, Instructor
+from attendance.models import ApiToken, Course, Instructor
 from attendance.models.types import iso
 from attendance.services.accounts import (
     create_instructor,
@@ -23,28 +24,22 @@ from attendance.services.accounts import (
     revoke_token,
     update_instructor,
 )
+from attendance.services.courses import visible_courses
 
 
-def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Signed in (401 otherwise) and an admin (403 otherwise)."""
-
-    @api_login_required
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_admin:
-            return error(403, "forbidden", "only an administrator may do this")
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
-def instructor_json(person: Instructor) -> dict[str, Any]:
+def instructor_json(
+    person: Instructor, visible: Collection[int] | None = None
+) -> dict[str, Any]:
+    """An Instructor; ``visible``: list only these of their courses (None: all)."""
+    ids = sorted(c.id for c in person.courses)
+    if visible is not None:
+        ids = [i for i in ids if i in visible]
     return {
         "id": person.id,
         "email": person.email,
         "name": person.name,
         "is_admin": person.is_admin,
-        "course_ids": sorted(c.id for c in person.courses),
+        "course_ids": ids,
     }
 
 
@@ -71,6 +66,7 @@ def _instructor_or_404(instructor_id: int) -> Instructor:
 
 @bp.get("/me")
 @api_login_required
+@endpoint("instructors", (200, s.Instructor, "The caller."))
 def me():
     """The caller."""
     return jsonify(instructor_json(_me()))
@@ -78,13 +74,15 @@ def me():
 
 @bp.get("/tokens")
 @api_login_required
+@endpoint("tokens", (200, list[s.TokenInfo], "The tokens."))
 def list_tokens():
     """The caller's tokens that still work (never their values)."""
     return jsonify([token_json(t) for t in live_tokens(_me())])
 
 
-@bp.delete("/tokens/<int:token_id>")
+@bp.delete(f"/tokens/<{ID}:token_id>")
 @api_login_required
+@endpoint("tokens", 204, errors=[(404, "No such token of the caller's.")])
 def delete_token(token_id: int):
     """Revoke one of the caller's tokens."""
     try:
@@ -93,25 +91,6 @@ def delete_token(token_id: int):
         return error(404, "not_found", str(exc))
     db.session.commit()
     return "", 204
-
-
-_STRINGS = ("email", "name", "password")
-
-
-def _instructor_body(allowed: set[str], required: set[str]) -> Any:
-    data = json_object(allowed, required)
-    if not isinstance(data, dict):
-        return data
-    for key in _STRINGS:
-        if key in data and not isinstance(data[key], str):
-            return error(422, "invalid", f"{key} must be a string")
-    if "name" in data and len(data["name"]) > 200:
-        return error(422, "invalid", "name must be at most 200 characters")
-    if "password" in data and len(data["password"]) > 1000:
-        return error(422, "invalid", "password must be at most 1000 characters")
-    if "is_admin" in data and not isinstance(data["is_admin"], bool):
-        return error(422, "invalid", "is_admin must be true or false")
-    return data
 
 
 def _write(action: Callable[[], Any], status: int = 200) -> Any:
@@ -130,92 +109,126 @@ def _write(action: Callable[[], Any], status: int = 200) -> Any:
     return jsonify(result), status
 
 
+_PEOPLE = (200, list[s.Instructor], "The instructors.")
+
+
 @bp.get("/instructors")
 @admin_required
+@endpoint("instructors", _PEOPLE, admin=True)
 def list_instructors():
+    """Every instructor."""
     people = db.session.scalars(select(Instructor).order_by(Instructor.email))
     return jsonify([instructor_json(p) for p in people])
 
 
 @bp.post("/instructors")
 @admin_required
-def add_instructor():
-    data = _instructor_body(
-        {"email", "name", "password", "is_admin"}, {"email", "name", "password"}
-    )
-    if not isinstance(data, dict):
-        return data
+@endpoint(
+    "instructors",
+    (201, s.Instructor, "The new instructor."),
+    json=s.InstructorCreate,
+    errors=[(409, "The e-mail is taken.")],
+    admin=True,
+)
+def add_instructor(json: s.InstructorCreate):
+    """Create an instructor account."""
     return _write(
         lambda: instructor_json(
-            create_instructor(
-                data["email"],
-                data["name"],
-                data["password"],
-                admin=data.get("is_admin", False),
-            )
+            create_instructor(json.email, json.name, json.password, admin=json.is_admin)
         ),
         201,
     )
 
 
-@bp.get("/instructors/<int:instructor_id>")
+@bp.get(f"/instructors/<{ID}:instructor_id>")
 @admin_required
+@endpoint(
+    "instructors", (200, s.Instructor, "The instructor."), errors=[404], admin=True
+)
 def get_instructor(instructor_id: int):
+    """One instructor."""
     return jsonify(instructor_json(_instructor_or_404(instructor_id)))
 
 
-@bp.patch("/instructors/<int:instructor_id>")
+@bp.patch(f"/instructors/<{ID}:instructor_id>")
 @admin_required
-def change_instructor(instructor_id: int):
+@endpoint(
+    "instructors",
+    (200, s.Instructor, "The instructor."),
+    json=s.InstructorUpdate,
+    errors=[404, (409, "Administrators cannot remove their own admin rights.")],
+    admin=True,
+)
+def change_instructor(instructor_id: int, json: s.InstructorUpdate):
+    """Change an instructor's name, password or role."""
     person = _instructor_or_404(instructor_id)
-    data = _instructor_body({"name", "password", "is_admin"}, set())
-    if not isinstance(data, dict):
-        return data
-    if data.get("is_admin") is False and person.id == current_user.id:
+    if json.is_admin is False and person.id == current_user.id:
         return error(409, "conflict", "you cannot remove your own admin rights")
 
     def change() -> dict[str, Any]:
         update_instructor(
-            person,
-            name=data.get("name"),
-            password=data.get("password"),
-            admin=data.get("is_admin"),
+            person, name=json.name, password=json.password, admin=json.is_admin
         )
         return instructor_json(person)
 
     return _write(change)
 
 
-@bp.delete("/instructors/<int:instructor_id>")
+@bp.delete(f"/instructors/<{ID}:instructor_id>")
 @admin_required
+@endpoint(
+    "instructors",
+    204,
+    errors=[404, (409, "Administrators cannot delete themselves.")],
+    admin=True,
+)
 def remove_instructor(instructor_id: int):
+    """Delete an instructor account."""
     person = _instructor_or_404(instructor_id)
     return _write(lambda: delete_instructor(_me(), person))
 
 
-@bp.get("/courses/<int:course_id>/instructors")
+@bp.get(f"/courses/<{ID}:course_id>/instructors")
 @api_login_required
+@endpoint(
+    "courses",
+    _PEOPLE,
+    errors=[(404, "No such course, or not one of the caller's.")],
+)
 def course_instructors(course_id: int):
-    """Who teaches the course (any of its instructors may ask)."""
+    """Who teaches the course (any of its instructors may ask).
+
+    Each one's ``course_ids`` lists only the courses the caller may see.
+    """
     course = course_or_404(course_id)
+    visible = (
+        None
+        if current_user.is_admin
+        else set(
+            db.session.scalars(
+                visible_courses(current_user).with_only_columns(Course.id)
+            )
+        )
+    )
     people = sorted(course.instructors, key=lambda p: p.email)
-    return jsonify([instructor_json(p) for p in people])
+    return jsonify([instructor_json(p, visible) for p in people])
 
 
-@bp.post("/courses/<int:course_id>/instructors")
+@bp.post(f"/courses/<{ID}:course_id>/instructors")
 @admin_required
-def assign_instructor(course_id: int):
+@endpoint(
+    "courses",
+    (201, list[s.Instructor], "The course's instructors."),
+    json=s.CourseInstructor,
+    errors=[(404, "No such course, or no such instructor.")],
+    admin=True,
+)
+def assign_instructor(course_id: int, json: s.CourseInstructor):
     """Add an instructor to the course (teaching it is what lets them see it)."""
     course = course_or_404(course_id)
-    data = json_object({"instructor_id"}, {"instructor_id"})
-    if not isinstance(data, dict):
-        return data
-    person_id = data["instructor_id"]
-    if isinstance(person_id, bool) or not isinstance(person_id, int):
-        return error(422, "invalid", "instructor_id must be a number")
-    person = db.session.get(Instructor, person_id)
+    person = db.session.get(Instructor, json.instructor_id)
     if person is None:
-        return error(422, "invalid", f"there is no instructor {person_id}")
+        return error(404, "not_found", f"there is no instructor {json.instructor_id}")
     if person not in course.instructors:
         course.instructors.append(person)
     db.session.commit()
@@ -223,9 +236,16 @@ def assign_instructor(course_id: int):
     return jsonify([instructor_json(p) for p in people]), 201
 
 
-@bp.delete("/courses/<int:course_id>/instructors/<int:instructor_id>")
+@bp.delete(f"/courses/<{ID}:course_id>/instructors/<{ID}:instructor_id>")
 @admin_required
+@endpoint(
+    "courses",
+    204,
+    errors=[(404, "No such course, or the instructor does not teach it.")],
+    admin=True,
+)
 def unassign_instructor(course_id: int, instructor_id: int):
+    """Remove an instructor from the course."""
     course = course_or_404(course_id)
     person = _instructor_or_404(instructor_id)
     if person not in course.instructors:

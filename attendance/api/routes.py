@@ -1,15 +1,25 @@
-"""``/api/v1`` calls; errors are ``{"error": {"code", "message"}}``."""
+"""``/api/v1`` calls; errors are ``{"error": {"code", "message"}}``.
+
+Each route declares its models with ``endpoint`` (``attendance.api.openapi``):
+they validate the request and the answer and are the OpenAPI document.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 from flask_login import current_user
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.routing import IntegerConverter, Map
 
+from attendance.api import schemas as s
+from attendance.api.openapi import ApiError, document, endpoint, validation_error
 from attendance.auth import api_login_required
 from attendance.errors import (
     Conflict,
@@ -28,13 +38,11 @@ from attendance.services.attendance import (
     regenerate_course,
 )
 from attendance.services.course_report import (
-    LAYOUTS,
     course_attendance_csv,
     ended_meetings,
     summaries,
 )
 from attendance.services.courses import (
-    COURSE_FIELDS,
     course_values,
     visible_course,
     visible_courses,
@@ -43,12 +51,42 @@ from attendance.services.courses import (
 from attendance.services.live import participant_counts
 from attendance.services.reports import attendance, attendance_csv, meeting_json
 from attendance.services.roster import RosterFormatError, import_rows, read_csv
-from attendance.text import is_digits
+
+
+def _numbers_up_to(n: int) -> str:
+    """A regex of the decimal numbers 1..n written without leading zeros."""
+    digits = str(n)
+    parts = [rf"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(map(int, digits)):
+        low, rest = (1 if i == 0 else 0), len(digits) - i - 1
+        if digit > low:
+            span = f"[{low}-{digit - 1}]" if digit - 1 > low else str(low)
+            parts.append(digits[:i] + span + (rf"[0-9]{{{rest}}}" if rest else ""))
+    parts.append(digits)
+    return "(?:" + "|".join(parts) + ")"
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>``: a database id, 1 to ``MAX_ID``.
+
+    The range is in the regex itself: werkzeug's ``int(max=…)`` refuses a large
+    value only after the path matched, and then answers 405 for methods other than
+    the first rule's; a value the regex does not match is a plain 404.
+    """
+
+    regex = _numbers_up_to(s.MAX_ID)
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=s.MAX_ID)
+
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("id", IdConverter))
 
 #: A roster upload may exceed the app-wide body limit: 8 MiB is ~100,000 rows.
 ROSTER_MAX_BYTES = 8 * 1024 * 1024
+#: A path id (``IdConverter``).
+ID = "id"
 
 
 def error(status: int, code: str, message: str) -> tuple[Any, int]:
@@ -56,39 +94,48 @@ def error(status: int, code: str, message: str) -> tuple[Any, int]:
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
-def json_object(
-    allowed: set[str], required: set[str]
-) -> dict[str, Any] | tuple[Any, int]:
-    """The request's JSON object, or an error answer (400/422) ready to return."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return error(400, "bad_request", "the body must be a JSON object")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        return error(422, "unknown_fields", f"unknown field(s): {', '.join(unknown)}")
-    missing = sorted(k for k in required if k not in data)
-    if missing:
-        return error(422, "missing_fields", f"missing field(s): {', '.join(missing)}")
-    return data
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return error(exc.status, exc.code, exc.message)
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Signed in (401 otherwise) and an admin (403 otherwise)."""
+
+    @api_login_required
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            return error(403, "forbidden", "only an administrator may do this")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.get("/openapi.json")
+@endpoint("meta", (200, s.OpenApiDocument, "OpenAPI 3.1."), public=True)
+def openapi_json():
+    """This document (no login needed)."""
+    return jsonify(document())
 
 
 @bp.post("/tokens")
-def create_token():
-    """Exchange an instructor's e-mail and password for an API token (201)."""
-    data = json_object({"email", "password", "name"}, {"email", "password"})
-    if not isinstance(data, dict):
-        return data
-    if not all(isinstance(data.get(k, ""), str) for k in ("email", "password", "name")):
-        return error(422, "invalid", "email, password and name must be strings")
+@endpoint(
+    "tokens",
+    (201, s.Token, "The new token."),
+    json=s.TokenRequest,
+    errors=[(401, "Wrong e-mail or password."), 429],
+    public=True,
+)
+def create_token(json: s.TokenRequest):
+    """Exchange an instructor's e-mail and password for an API token."""
     try:
-        instructor = authenticate(
-            data["email"], data["password"], request.remote_addr or "?"
-        )
+        instructor = authenticate(json.email, json.password, request.remote_addr or "?")
     except RateLimited as exc:
         return error(429, "rate_limited", str(exc))
     except InvalidCredentials as exc:
         return error(401, "invalid_credentials", str(exc))
-    token = issue_token(instructor, data.get("name") or "api")
+    token = issue_token(instructor, json.name or "api")
     db.session.commit()
     return jsonify({"token": token}), 201
 
@@ -111,8 +158,9 @@ def course_json(course: Course) -> dict[str, Any]:
 
 @bp.get("/courses")
 @api_login_required
+@endpoint("courses", (200, list[s.Course], "The courses."))
 def list_courses():
-    """The caller's courses."""
+    """The caller's courses (every course for an administrator)."""
     courses = db.session.scalars(visible_courses(current_user))
     return jsonify([course_json(c) for c in courses])
 
@@ -125,17 +173,32 @@ def course_or_404(course_id: int) -> Course:
     return course
 
 
-@bp.post("/courses")
-@api_login_required
-def create_course():
-    """Create a course; its creator teaches it."""
-    data = json_object(COURSE_FIELDS, {"code"})
-    if not isinstance(data, dict):
-        return data
+_COURSE_404 = (404, "No such course, or not one of the caller's.")
+_COURSE_409 = (409, "The code, or a meeting number, belongs to another course.")
+
+
+def _course_values(body: s.CourseUpdate, *, creating: bool) -> dict[str, Any]:
+    """The service's clean values from a validated body (422 on what only it checks)."""
     try:
-        values = course_values(data, creating=True)
+        return course_values(
+            body.model_dump(mode="json", exclude_unset=True), creating=creating
+        )
     except ValidationFailed as exc:
-        return error(422, "invalid", str(exc))
+        raise ApiError(422, "invalid", str(exc)) from None
+
+
+@bp.post("/courses")
+@admin_required
+@endpoint(
+    "courses",
+    (201, s.Course, "The new course."),
+    json=s.CourseCreate,
+    errors=[_COURSE_409],
+    admin=True,
+)
+def create_course(json: s.CourseCreate):
+    """Create a course (administrators); its creator teaches it."""
+    values = _course_values(json, creating=True)
     try:
         course = courses.create_course(
             values, db.session.get(Instructor, current_user.id)
@@ -147,24 +210,41 @@ def create_course():
     return jsonify(course_json(course)), 201
 
 
-@bp.get("/courses/<int:course_id>")
+@bp.get(f"/courses/<{ID}:course_id>")
 @api_login_required
+@endpoint("courses", (200, s.Course, "The course."), errors=[_COURSE_404])
 def get_course(course_id: int):
+    """One course."""
     return jsonify(course_json(course_or_404(course_id)))
 
 
-@bp.patch("/courses/<int:course_id>")
+@bp.patch(f"/courses/<{ID}:course_id>")
 @api_login_required
-def update_course(course_id: int):
-    """Change a course; new numbers link their meetings, a new policy regenerates."""
+@endpoint(
+    "courses",
+    (200, s.Course, "The course."),
+    json=s.CourseUpdate,
+    errors=[
+        _COURSE_404,
+        (403, "Only administrators may change a course's meeting numbers."),
+        _COURSE_409,
+    ],
+)
+def update_course(course_id: int, json: s.CourseUpdate):
+    """Change a course; a new policy recomputes its attendance.
+
+    New meeting numbers link the meetings already received for them, so changing
+    ``zoom_meeting_ids`` is for administrators (403 otherwise; sending the
+    current numbers again is allowed).
+    """
     course = course_or_404(course_id)
-    data = json_object(COURSE_FIELDS, set())
-    if not isinstance(data, dict):
-        return data
-    try:
-        values = course_values(data, creating=False)
-    except ValidationFailed as exc:
-        return error(422, "invalid", str(exc))
+    values = _course_values(json, creating=False)
+    if "zoom_meeting_ids" in values and not current_user.is_admin:
+        current = {n.zoom_meeting_id for n in course.meeting_numbers}
+        if set(values["zoom_meeting_ids"]) != current:
+            return error(
+                403, "forbidden", "only an administrator may change meeting numbers"
+            )
     try:
         courses.update_course(course, values)
     except Conflict as exc:
@@ -174,10 +254,11 @@ def update_course(course_id: int):
     return jsonify(course_json(course))
 
 
-@bp.delete("/courses/<int:course_id>")
-@api_login_required
+@bp.delete(f"/courses/<{ID}:course_id>")
+@admin_required
+@endpoint("courses", 204, errors=[_COURSE_404], admin=True)
 def delete_course(course_id: int):
-    """Delete a course and its roster; its meetings are kept, unlinked."""
+    """Delete a course and its roster (administrators); its meetings are kept, unlinked."""
     db.session.delete(course_or_404(course_id))
     db.session.commit()
     return "", 204
@@ -196,9 +277,11 @@ def student_json(student: Student) -> dict[str, Any]:
     }
 
 
-@bp.get("/courses/<int:course_id>/students")
+@bp.get(f"/courses/<{ID}:course_id>/students")
 @api_login_required
+@endpoint("students", (200, list[s.Student], "The students."), errors=[_COURSE_404])
 def list_students(course_id: int):
+    """The course's roster."""
     course = course_or_404(course_id)
     students = db.session.scalars(
         select(Student)
@@ -206,77 +289,115 @@ def list_students(course_id: int):
         .options(selectinload(Student.aliases))
         .order_by(Student.last_name, Student.first_name, Student.student_id)
     )
-    return jsonify([student_json(s) for s in students])
+    return jsonify([student_json(student) for student in students])
 
 
-@bp.post("/courses/<int:course_id>/students")
+@bp.url_value_preprocessor
+def _roster_body_limit(endpoint: str | None, _values: dict | None) -> None:
+    # Set before anything reads the body (it fixes the limit for the request).
+    if endpoint == "api.import_students":
+        request.max_content_length = ROSTER_MAX_BYTES
+
+
+_ROSTER_CSV = {
+    "schema": {
+        "type": "string",
+        "description": "Header student_id,first_name,last_name,email[,department]"
+        "[,aliases]; aliases are ';'-separated.",
+    },
+    "example": "student_id,first_name,last_name,email\r\nS1,Ana,Diaz,ana@uni.edu\r\n",
+}
+
+
+@bp.post(f"/courses/<{ID}:course_id>/students")
 @api_login_required
+@endpoint(
+    "students",
+    (200, s.StudentImportResult, "What was imported, and each rejected row."),
+    json=s.StudentRows,
+    csv_body=_ROSTER_CSV,
+    errors=[_COURSE_404, 413],
+)
 def import_students(course_id: int):
-    """Upsert a roster from a JSON list of Students or a ``text/csv`` body."""
+    """Upsert roster rows by student_id, from JSON or a ``text/csv`` body."""
     course = course_or_404(course_id)
-    request.max_content_length = ROSTER_MAX_BYTES
     if request.mimetype == "text/csv":
         try:
             rows = read_csv(request.get_data())
         except RosterFormatError as exc:
             return error(400, "bad_csv", str(exc))
     else:
-        data = request.get_json(silent=True)
-        if not isinstance(data, list):
-            return error(
-                400, "bad_request", "send a JSON list of students, or text/csv"
-            )
-        rows = []
-        allowed = {
-            "student_id",
-            "first_name",
-            "last_name",
-            "email",
-            "department",
-            "aliases",
-        }
-        for n, item in enumerate(data, start=1):
-            if not isinstance(item, dict):
-                rows.append((n, {"__error__": "not a JSON object"}))
-                continue
-            unknown = sorted(set(item) - allowed)
-            if unknown:
-                return error(
-                    422, "unknown_fields", f"item {n}: unknown field(s) {unknown}"
-                )
-            rows.append((n, item))
+        try:
+            body = s.StudentRows.model_validate(request.get_json())
+        except ValidationError as exc:
+            raise validation_error(exc, 422) from None
+        rows = [
+            (n, row.model_dump(exclude_none=True))
+            for n, row in enumerate(body.root, start=1)
+        ]
     report = import_rows(course, rows)
     regenerate_course(course.id)
     db.session.commit()
     return jsonify(report.as_dict())
 
 
-@bp.get("/courses/<int:course_id>/attendance")
+@bp.get(f"/courses/<{ID}:course_id>/attendance")
 @api_login_required
+@endpoint(
+    "attendance",
+    (200, s.CourseAttendance, "The summary."),
+    errors=[_COURSE_404],
+)
 def course_attendance(course_id: int):
-    """Each student's term so far: counts per status, minutes, rate, last attended."""
+    """Each student's attendance over the course's ended meetings.
+
+    Counts per status, minutes, rate and the date last attended.
+    """
     course = course_or_404(course_id)
     return jsonify(
         {
             "course": course_json(course),
             "meetings": [meeting_json(m) for m in ended_meetings(course)],
-            "students": [s.as_json() for s in summaries(course)],
+            "students": [summary.as_json() for summary in summaries(course)],
         }
     )
 
 
-@bp.get("/courses/<int:course_id>/attendance.csv")
+_CSV_NOTE = (
+    "UTF-8, a header row, RFC 4180 quoting; a cell that begins with =, +, -, @, "
+    "tab or carriage return is prefixed with '."
+)
+_SUMMARY_CSV = (
+    "student_id,last_name,first_name,email,meetings,present,late,left_early,absent,"
+    "excused,attended_minutes,attendance_rate,last_attended\r\n"
+)
+_MEETING_CSV = (
+    "student_id,last_name,first_name,email,status,late,left_early,attended_minutes,"
+    "attended_percent,first_join,last_leave,sessions,matched_by,source,note\r\n"
+)
+
+
+@bp.get(f"/courses/<{ID}:course_id>/attendance.csv")
 @api_login_required
-def course_attendance_csv_view(course_id: int):
-    """The course CSV, streamed: ``?layout=summary`` (default) or ``wide``."""
+@endpoint(
+    "attendance",
+    200,
+    query=s.CsvLayout,
+    errors=[_COURSE_404],
+    csv=(
+        "summary: one row per student. wide: student_id,last_name,first_name,email, "
+        "then one column per ended meeting (its local start date, YYYY-MM-DD, with "
+        "' HH:MM' when two meetings share a date) holding the status. " + _CSV_NOTE,
+        _SUMMARY_CSV,
+    ),
+)
+def course_attendance_csv_view(course_id: int, query: s.CsvLayout):
+    """The course's attendance as CSV, streamed."""
     course = course_or_404(course_id)
-    layout = request.args.get("layout", "summary")
-    if layout not in LAYOUTS or set(request.args) - {"layout"}:
-        return error(422, "invalid", f"layout must be one of {', '.join(LAYOUTS)}")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", course.code)
-    name = f"attendance-{slug}-{layout}.csv"
+    name = f"attendance-{slug}-{query.layout}.csv"
     return Response(
-        stream_with_context(course_attendance_csv(course, layout)),
+        stream_with_context(course_attendance_csv(course, query.layout)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -290,37 +411,45 @@ def meeting_or_404(meeting_id: int) -> Meeting:
     return meeting
 
 
+_MEETING_404 = (404, "No such meeting, or not one of the caller's.")
+
+
 @bp.get("/meetings")
 @api_login_required
-def list_meetings():
-    """Meetings of the caller's courses, filtered by the query (newest first)."""
+@endpoint(
+    "meetings",
+    (200, list[s.Meeting], "The meetings."),
+    query=s.MeetingFilter,
+    bad_request=400,
+)
+def list_meetings(query: s.MeetingFilter):
+    """Meetings of the caller's courses, newest first."""
     visible = visible_courses(current_user).with_only_columns(Course.id)
-    query = select(Meeting).where(Meeting.course_id.in_(visible))
-    args = request.args
-    unknown = sorted(set(args) - {"course_id", "zoom_meeting_id", "uuid", "status"})
-    if unknown:
-        return error(400, "bad_request", f"unknown filter(s): {', '.join(unknown)}")
-    for key in ("course_id", "zoom_meeting_id"):
-        if key in args:
-            if not is_digits(args[key]):
-                return error(400, "bad_request", f"{key} must be a number")
-            query = query.where(getattr(Meeting, key) == int(args[key]))
-    if "uuid" in args:
-        query = query.where(Meeting.uuid == args["uuid"])
-    if "status" in args:
-        if args["status"] not in ("live", "ended"):
-            return error(400, "bad_request", "status must be live or ended")
-        query = query.where(Meeting.status == args["status"])
+    statement = select(Meeting).where(Meeting.course_id.in_(visible))
+    if query.course_id is not None:
+        statement = statement.where(Meeting.course_id == query.course_id)
+    if query.zoom_meeting_id is not None:
+        statement = statement.where(Meeting.zoom_meeting_id == query.zoom_meeting_id)
+    if query.uuid is not None:
+        statement = statement.where(Meeting.uuid == query.uuid)
+    if query.status is not None:
+        statement = statement.where(Meeting.status == query.status)
     meetings = db.session.scalars(
-        query.order_by(Meeting.start_time.desc(), Meeting.id.desc())
+        statement.order_by(Meeting.start_time.desc(), Meeting.id.desc())
     ).all()
     counts = participant_counts(meetings)
     return jsonify([meeting_json(m, counts[m.id]) for m in meetings])
 
 
-@bp.get("/meetings/<int:meeting_id>/attendance")
+@bp.get(f"/meetings/<{ID}:meeting_id>/attendance")
 @api_login_required
+@endpoint(
+    "meetings",
+    (200, s.MeetingAttendance, "The attendance."),
+    errors=[_MEETING_404],
+)
 def meeting_attendance(meeting_id: int):
+    """A meeting's attendance (computed on the fly while it is live)."""
     meeting = meeting_or_404(meeting_id)
     records, guests = attendance(meeting)
     count = participant_counts([meeting])[meeting.id]
@@ -329,9 +458,21 @@ def meeting_attendance(meeting_id: int):
     )
 
 
-@bp.get("/meetings/<int:meeting_id>/attendance.csv")
+@bp.get(f"/meetings/<{ID}:meeting_id>/attendance.csv")
 @api_login_required
+@endpoint(
+    "meetings",
+    200,
+    errors=[_MEETING_404],
+    csv=(
+        "One row per roster student, then one per guest (empty student_id, the "
+        "display name in last_name, status Guest). Times are ISO 8601 UTC. "
+        + _CSV_NOTE,
+        _MEETING_CSV,
+    ),
+)
 def meeting_attendance_csv(meeting_id: int):
+    """A meeting's attendance as CSV."""
     meeting = meeting_or_404(meeting_id)
     name = f"attendance-{meeting.zoom_meeting_id or meeting.id}-{meeting.id}.csv"
     return Response(
@@ -341,55 +482,58 @@ def meeting_attendance_csv(meeting_id: int):
     )
 
 
-@bp.patch("/meetings/<int:meeting_id>/attendance/<int:student_pk>")
+@bp.patch(f"/meetings/<{ID}:meeting_id>/attendance/<{ID}:student_pk>")
 @api_login_required
-def override_attendance(meeting_id: int, student_pk: int):
-    """A manual status (and note), kept across every regeneration."""
+@endpoint(
+    "meetings",
+    (200, s.Record, "The student's record."),
+    json=s.AttendanceOverride,
+    errors=[
+        (404, "No such meeting, or the student is not on its roster."),
+        (409, "The meeting is still live."),
+    ],
+)
+def override_attendance(meeting_id: int, student_pk: int, json: s.AttendanceOverride):
+    """Set (or, with null, drop) a student's manual status and note.
+
+    The manual status is kept across every regeneration.
+    """
     meeting = meeting_or_404(meeting_id)
-    data = json_object({"status", "note"}, {"status"})
-    if not isinstance(data, dict):
-        return data
-    status, note = data["status"], data.get("note")
-    if status is not None and not isinstance(status, str):
-        return error(422, "invalid", "status must be a string or null")
-    if note is not None and (not isinstance(note, str) or len(note) > 2000):
-        return error(422, "invalid", "note must be a string of at most 2000")
     if meeting.effective_end is None:
         return error(
             409, "live", "the meeting is live: attendance is generated when it ends"
         )
     try:
-        override_status(meeting, student_pk, status, note, current_user.email)
+        override_status(meeting, student_pk, json.status, json.note, current_user.email)
     except NotFound as exc:
         return error(404, "not_found", str(exc))
-    except ValidationFailed as exc:
-        return error(422, "invalid", str(exc))
     db.session.commit()
     records, _guests = attendance(meeting)
     (record,) = [r for r in records if r["student_pk"] == student_pk]
     return jsonify(record)
 
 
-@bp.post("/meetings/<int:meeting_id>/participants/<int:participant_pk>/match")
+@bp.post(f"/meetings/<{ID}:meeting_id>/participants/<{ID}:participant_pk>/match")
 @api_login_required
-def match_guest(meeting_id: int, participant_pk: int):
-    """Assign a guest to a student (``remember``: later meetings match it by themselves)."""
+@endpoint(
+    "meetings",
+    (200, s.MatchResult, "The student's record and the remaining guests."),
+    json=s.GuestMatch,
+    errors=[(404, "No such meeting, guest or student.")],
+)
+def match_guest(meeting_id: int, participant_pk: int, json: s.GuestMatch):
+    """Assign a guest to a roster student.
+
+    ``remember``: later meetings of the course match the guest by themselves.
+    """
     meeting = meeting_or_404(meeting_id)
-    data = json_object({"student_id", "remember"}, {"student_id"})
-    if not isinstance(data, dict):
-        return data
-    student_pk, remember = data["student_id"], data.get("remember", False)
-    if isinstance(student_pk, bool) or not isinstance(student_pk, int):
-        return error(422, "invalid", "student_id must be the student's id (a number)")
-    if not isinstance(remember, bool):
-        return error(422, "invalid", "remember must be true or false")
     try:
         match_participant(
-            meeting, participant_pk, student_pk, remember, current_user.email
+            meeting, participant_pk, json.student_id, json.remember, current_user.email
         )
     except NotFound as exc:
         return error(404, "not_found", str(exc))
     db.session.commit()
     records, guests = attendance(meeting)
-    record = next((r for r in records if r["student_pk"] == student_pk), None)
+    record = next((r for r in records if r["student_pk"] == json.student_id), None)
     return jsonify({"record": record, "guests": guests})

@@ -1,0 +1,379 @@
+"""The ``/api/v1`` request and response shapes as pydantic models (CONTRACT §3).
+
+Each model is the one place a shape is declared: spectree validates requests and
+answers with it and writes ``/api/v1/openapi.json`` from it. Request models are
+strict (no "10" for 10, no 10.0 for an int) and closed (unknown fields are 422),
+and their ranges are what the database can hold, so the document never promises
+what the server then refuses, nor accepts what it cannot store.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
+
+#: Integer primary keys (``Integer``: int4 on PostgreSQL).
+MAX_ID = 2**31 - 1
+#: Zoom meeting numbers are stored as ``BigInteger`` (int8).
+MAX_BIGINT = 2**63 - 1
+#: No NUL character: PostgreSQL cannot store one in text.
+NO_NUL = r"^[^\x00]*$"
+#: Something besides whitespace (what ``str.strip`` removes) and no NUL.
+NOT_BLANK = r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$"
+STATUSES = ("Present", "Late", "Left Early", "Absent", "Excused")
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+StrictId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+Minutes = Annotated[StrictInt, Field(ge=0, le=600)]
+Percent = Annotated[StrictFloat, Field(ge=0, le=100, allow_inf_nan=False)]
+Status = Literal["Present", "Late", "Left Early", "Absent", "Excused"]
+
+
+def text(
+    max_length: int | None = None, pattern: str | None = NO_NUL, **extra: Any
+) -> Any:
+    """A JSON string (never a number or null) of at most ``max_length`` code points."""
+    return Annotated[
+        str,
+        StringConstraints(strict=True, max_length=max_length, pattern=pattern),
+        Field(**extra),
+    ]
+
+
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    # ``x: str = None`` means "may be left out", not "may be null": say only that.
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class Body(BaseModel):
+    """A request body: closed (unknown fields are 422); left-out fields stay unset."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+
+
+class Answer(BaseModel):
+    """A response body: every field is always present."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class Query(BaseModel):
+    """Query parameters (strings, read leniently as numbers); unknown ones are 400."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+
+
+# --------------------------------------------------------------------- errors
+
+
+class ErrorDetail(Answer):
+    code: str
+    message: str
+
+
+class Error(Answer):
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+# --------------------------------------------------------------------- tokens
+
+
+class TokenRequest(Body):
+    email: text(254)
+    password: text(1000, pattern=None, json_schema_extra={"writeOnly": True})
+    name: text(100, description="A label for the token.") = "api"
+
+
+class Token(Answer):
+    token: str = Field(description="Shown once; stored hashed.")
+
+
+class TokenInfo(Answer):
+    id: int
+    name: str
+    prefix: str = Field(description="The token's first characters.")
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+# -------------------------------------------------------------------- courses
+
+#: The IANA names this server knows (a course's reports use its local time).
+TimeZone = StrEnum("TimeZone", {name: name for name in sorted(available_timezones())})
+#: A Zoom meeting number, 9-11 digits; spaces and dashes between them are ignored.
+MeetingNumber = Annotated[StrictInt, Field(ge=100_000_000, le=99_999_999_999)] | text(
+    40, pattern=r"^[ -]*(?:[0-9][ -]*){9,11}$"
+)
+
+
+class Policy(Answer):
+    """A course's status thresholds (CONTRACT §5.5)."""
+
+    late_after_minutes: int = Field(ge=0, le=600)
+    left_early_minutes: int = Field(ge=0, le=600)
+    min_attendance_percent: float = Field(ge=0, le=100)
+
+
+class PolicyChange(Body):
+    """Any subset of the policy; whole minutes, a percent."""
+
+    late_after_minutes: Minutes = None
+    left_early_minutes: Minutes = None
+    min_attendance_percent: Percent = None
+
+
+class CourseUpdate(Body):
+    """Fields of a course to change; changing ``zoom_meeting_ids`` is for admins."""
+
+    code: text(64, pattern=NOT_BLANK) = None
+    title: text(300) = None
+    timezone: TimeZone = Field(None, description="An IANA time zone.")
+    zoom_meeting_ids: list[MeetingNumber] = Field(
+        None,
+        max_length=50,
+        description="Replaces the course's meeting numbers; meetings already "
+        "received for a new number join the course.",
+    )
+    policy: PolicyChange = None
+
+
+class CourseCreate(CourseUpdate):
+    """A new course (admins only)."""
+
+    code: text(64, pattern=NOT_BLANK)
+
+
+class Course(Answer):
+    id: int
+    code: str
+    title: str
+    timezone: str
+    zoom_meeting_ids: list[str]
+    policy: Policy
+
+
+# ------------------------------------------------------------------- students
+
+
+class Student(Answer):
+    """A roster student; ``id`` is the student_pk of other calls."""
+
+    id: int
+    student_id: str
+    first_name: str
+    last_name: str
+    email: str
+    department: str
+    aliases: list[str]
+
+
+class StudentRow(Body):
+    """A roster row, upserted by student_id.
+
+    A row that breaks a rule (no student_id, no name, a bad e-mail, too long,
+    a NUL character) is reported in the answer's ``errors``; the others are kept.
+    """
+
+    student_id: text(pattern=None) | None = None
+    first_name: text(pattern=None) | None = None
+    last_name: text(pattern=None) | None = None
+    email: text(pattern=None) | None = None
+    department: text(pattern=None) | None = None
+    aliases: list[text(pattern=None)] | text(pattern=None) | None = Field(
+        None, description="E-mails or display names; a string is ';'-separated."
+    )
+
+
+class StudentRows(RootModel[list[StudentRow]]):
+    """Roster rows as JSON."""
+
+
+class RowError(Answer):
+    line: int
+    message: str
+
+
+class StudentImportResult(Answer):
+    created: int
+    updated: int
+    errors: list[RowError] = Field(
+        description="One entry per rejected row; the other rows are imported."
+    )
+
+
+# ------------------------------------------------------------------- meetings
+
+
+class Meeting(Answer):
+    id: int
+    uuid: str
+    zoom_meeting_id: str | None
+    topic: str
+    course_id: int | None
+    status: Literal["live", "ended"]
+    start_time: datetime | None
+    end_time: datetime | None
+    participant_count: int
+
+
+class MeetingFilter(Query):
+    course_id: Id = Field(None, description="Only this course's meetings.")
+    zoom_meeting_id: Annotated[int, Field(ge=1, le=MAX_BIGINT)] = Field(
+        None, description="Only runs of this Zoom meeting number."
+    )
+    uuid: text(255) = Field(None, description="Only the run with this Zoom uuid.")
+    status: Literal["live", "ended"] = Field(None, description="Live or ended.")
+
+
+class Record(Answer):
+    """A roster student's attendance in one meeting."""
+
+    student_pk: int
+    student_id: str
+    first_name: str
+    last_name: str
+    email: str
+    status: Status
+    late: bool
+    left_early: bool
+    attended_seconds: int
+    attended_percent: float
+    first_join: datetime | None
+    last_leave: datetime | None
+    sessions: int
+    matched_by: Literal["email", "alias", "zoom_user", "name", "manual"] | None
+    source: Literal["auto", "manual"]
+    note: str | None
+
+
+class Guest(Answer):
+    """A participant matched to no roster student."""
+
+    participant_pk: int
+    name: str
+    email: str
+    attended_seconds: int
+    first_join: datetime | None
+    last_leave: datetime | None
+    sessions: int
+    role: Literal["guest", "co-host"]
+
+
+class MeetingAttendance(Answer):
+    meeting: Meeting
+    records: list[Record]
+    guests: list[Guest]
+
+
+class AttendanceOverride(Body):
+    status: Status | None = Field(
+        description="A manual status, kept across recomputation; null drops it."
+    )
+    note: text(2000) | None = None
+
+
+class GuestMatch(Body):
+    student_id: StrictId = Field(description="The student's id (student_pk).")
+    remember: StrictBool = Field(
+        False,
+        description="Keep the match so later meetings of the course make it "
+        "by themselves.",
+    )
+
+
+class MatchResult(Answer):
+    record: Record | None
+    guests: list[Guest]
+
+
+# ----------------------------------------------------------- course attendance
+
+
+class StudentSummary(Answer):
+    """A student's attendance over the course's ended meetings."""
+
+    student_pk: int
+    student_id: str
+    first_name: str
+    last_name: str
+    email: str
+    meetings: int
+    present: int
+    late: int
+    left_early: int
+    absent: int
+    excused: int
+    attended_seconds: int
+    attended_minutes: float
+    attendance_rate: float | None = Field(
+        ge=0, le=100, description="Percent, one decimal; null without meetings."
+    )
+    last_attended: date | None
+
+
+class CourseAttendance(Answer):
+    course: Course
+    meetings: list[Meeting] = Field(description="The ended meetings, oldest first.")
+    students: list[StudentSummary]
+
+
+class CsvLayout(Query):
+    layout: Literal["summary", "wide"] = Field(
+        "summary",
+        description="One row per student with totals, or one column per meeting.",
+    )
+
+
+# ---------------------------------------------------------------- instructors
+
+
+class Instructor(Answer):
+    id: int
+    email: str
+    name: str
+    is_admin: bool
+    course_ids: list[int] = Field(
+        description="The courses they teach, of those the caller may see."
+    )
+
+
+_EMAIL = r"^\s*[^\s@\x00]+@[^\s@\x00]+\s*$"
+Password = text(1000, pattern=None, min_length=8, json_schema_extra={"writeOnly": True})
+
+
+class InstructorUpdate(Body):
+    name: text(200) = None
+    password: Password = None
+    is_admin: StrictBool = None
+
+
+class InstructorCreate(InstructorUpdate):
+    email: text(254, pattern=_EMAIL)
+    name: text(200)
+    password: Password
+    is_admin: StrictBool = False
+
+
+class CourseInstructor(Body):
+    instructor_id: StrictId
+
+
+class OpenApiDocument(RootModel[dict[str, Any]]):
+    """OpenAPI 3.1."""
