@@ -148,14 +148,16 @@ def test_meeting_report_override_match_and_csv(page, console, live_server, seede
     assert page.locator(".guest-name", has_text=XSS).count() == 1
     assert console.dialogs == []
 
-    # Filter chips.
-    page.click(".chip[data-filter='Absent']")
-    visible = page.locator("#records tbody tr:visible")
-    assert visible.count() >= 1
-    assert set(visible.evaluate_all("rows => rows.map(r => r.dataset.status)")) == {
+    # Filter chips: the server filters (the students table is paginated).
+    with page.expect_navigation():
+        page.click(".chip[data-filter='Absent']")
+    shown = page.locator("#records tbody tr")
+    assert shown.count() >= 1
+    assert set(shown.evaluate_all("rows => rows.map(r => r.dataset.status)")) == {
         "Absent"
     }
-    page.click(".chip[data-filter='']")
+    with page.expect_navigation():
+        page.click(".chip[data-filter='']")
 
     # Inline override of the first late student: Excused, with a note.
     first_late = page.locator("#records tbody tr[data-status='Late']").first
@@ -203,6 +205,26 @@ def test_meeting_report_override_match_and_csv(page, console, live_server, seede
     student_id = next(r["student_id"] for r in records if r["student_pk"] == student_pk)
     assert by_pk_status[student_id] == "Excused"
     assert by_pk_status[absent["student_id"]] != "Absent"
+
+    # The shared student picker: a name not on the list is refused in place, one
+    # from it matches the guest.
+    other = next(
+        r
+        for r in seeded["sim"].roster
+        if r["student_id"] == seeded["sim"].cast["absent"][1]
+    )
+    card = page.locator(".guest-card", has_text=XSS)
+    card.locator("input[name=student]").fill("Nobody, Really")
+    card.locator("button", has_text="Match").click()
+    assert "from the list" in card.locator(".form-error").inner_text()
+    label = f"{other['last_name']}, {other['first_name']} ({other['student_id']})"
+    card.locator("input[name=student]").fill(label)
+    with page.expect_navigation():
+        card.locator("button", has_text="Match").click()
+    assert page.locator(".guest-card", has_text=XSS).count() == 0
+    body = api.get(f"/meetings/{meeting_id}/attendance")
+    matched = next(r for r in body["records"] if r["student_id"] == other["student_id"])
+    assert matched["matched_by"] == "manual"
     assert console.dialogs == []
     console.assert_clean()
 

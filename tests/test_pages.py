@@ -698,3 +698,122 @@ def test_superscript_digits_in_page_numbers_and_meeting_numbers_are_not_500(
     assert "Meetings" in page(client, "/meetings?page=²&course=²")
     assert "Event log" in page(client, "/events?page=²")
     page(client, "/live/" + "²" * 11, status=404)
+
+
+# -- bad input and big meetings (issue 10) ----------------------------------------------
+
+HUGE = "9" * 20
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", f"/courses/{HUGE}"),
+        ("get", f"/courses/{2**31}"),
+        ("get", "/courses/0"),
+        ("get", f"/meetings/{HUGE}"),
+        ("post", f"/courses/{HUGE}/settings"),
+        ("post", f"/courses/{HUGE}/roster"),
+        ("post", f"/events/{HUGE}/replay"),
+        ("post", f"/admin/instructors/{HUGE}/courses/1/remove"),
+        ("post", f"/admin/instructors/1/courses/{HUGE}/remove"),
+    ],
+)
+def test_page_ids_past_the_database_integers_are_404(client, world, method, path):
+    login(client, "root@uni.edu")
+    assert getattr(client, method)(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/meetings?page=" + "9" * 5000,
+        "/meetings?course=" + HUGE,
+        "/events?page=" + "9" * 5000,
+        "/meetings/{meeting}?page=" + "9" * 5000,
+        "/meetings/{meeting}?guests=" + HUGE,
+    ],
+)
+def test_page_numbers_out_of_range_are_400(client, world, query):
+    login(client, "root@uni.edu")
+    html = page(client, query.format(**world), status=400)
+    assert "out of range" in html
+
+
+def test_page_number_past_the_last_page_shows_the_last(client, world):
+    login(client, "root@uni.edu")
+    assert "Meetings" in page(client, "/meetings?page=999999")
+
+
+def test_report_has_one_student_picker_for_every_guest(client, world):
+    login(client, "ada@uni.edu")
+    html = page(client, f"/meetings/{world['meeting']}")
+    assert html.count("<datalist") == 1
+    assert html.count('list="student-options"') == html.count('class="guest-card')
+    assert html.count('class="guest-card') == 2
+    assert '<select id="match-' not in html
+    options = re.search(r'<datalist id="student-options">(.*?)</datalist>', html, re.S)
+    assert options.group(1).count("<option") == len(ROSTER)
+
+
+def test_report_shows_guests_a_page_at_a_time(client, world, monkeypatch):
+    from attendance.web import meetings
+
+    monkeypatch.setattr(meetings, "GUESTS_PER_PAGE", 1)
+    login(client, "ada@uni.edu")
+    first = page(client, f"/meetings/{world['meeting']}")
+    second = page(client, f"/meetings/{world['meeting']}?guests=2")
+    assert first.count('class="guest-card') == second.count('class="guest-card') == 1
+    assert ("Dana S <span" in first) != ("Dana S <span" in second)
+    assert "?guests=2" in first and "1–1 of 2" in first
+    # Suggestions come with the guest, on whichever page it is.
+    dana = first if "Dana S <span" in first else second
+    assert "Match to Dana Smith" in dana
+
+
+def test_report_filters_students_by_status_on_the_server(client, world, monkeypatch):
+    from attendance.web import meetings
+
+    login(client, "ada@uni.edu")
+    absent = page(client, f"/meetings/{world['meeting']}?status=Absent")
+    rows = re.findall(r'<tr data-status="([^"]+)"', absent)
+    assert rows and set(rows) == {"Absent"}
+    assert 'data-filter="Absent" aria-current="true"' in absent
+    monkeypatch.setattr(meetings, "STUDENTS_PER_PAGE", len(ROSTER) - 1)
+    pages = [
+        re.findall(
+            r'<tr data-status="[^"]+" data-student-pk="(\d+)"',
+            page(client, f"/meetings/{world['meeting']}{query}"),
+        )
+        for query in ("", "?page=2")
+    ]
+    assert [len(p) for p in pages] == [len(ROSTER) - 1, 1]
+    assert len({pk for p in pages for pk in p}) == len(ROSTER)
+    # An unknown status is no filter.
+    assert 'aria-current="true">All' in page(
+        client, f"/meetings/{world['meeting']}?status=Nope"
+    )
+
+
+def test_meeting_suggestions_compare_each_guest_with_few_students(monkeypatch):
+    """Never every guest with every student: 52 s for 120 guests x 2,000 students."""
+    from attendance.services import suggestions
+
+    pool = [_record(i, f"First{i % 50}", f"Last{i}") for i in range(2000)]
+    pool.append(_record(5000, "Dana", "Smith"))
+    compared = []
+    original = suggestions._similarity
+
+    def counting(*args, **kwargs):
+        compared.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(suggestions, "_similarity", counting)
+    guests = [
+        {"participant_pk": n, "name": f"Guest{n} X", "email": ""} for n in range(20)
+    ]
+    guests.append({"participant_pk": 99, "name": "Dana S", "email": ""})
+    found = meeting_suggestions(pool, guests)
+    assert [s.student_pk for s in found[99]][:1] == [5000]
+    assert len(compared) <= len(guests) * suggestions.MAX_COMPARED
+    assert len(compared) < len(pool)

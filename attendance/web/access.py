@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user, login_required
 
 from attendance.models import Course, Meeting
@@ -15,6 +15,27 @@ from attendance.services.courses import (
     visible_courses,
     visible_meeting,
 )
+from attendance.text import is_digits
+
+#: The largest id the database stores (32-bit INTEGER primary keys).
+MAX_ID = 2**31 - 1
+#: A page route's id (``f"/courses/<{ID}:course_id>"``): a larger one matches no
+#: route, so it is a 404 instead of an overflow in the database driver (a 500).
+ID = f"int(min=1, max={MAX_ID})"
+
+
+def int_arg(name: str, maximum: int = MAX_ID) -> int | None:
+    """A number from the query string; None when absent or not one; 400 when too big.
+
+    :raises werkzeug.exceptions.BadRequest: digits past ``maximum`` (5,000 of them
+        made ``int()`` itself raise).
+    """
+    value = request.args.get(name, "")
+    if not is_digits(value):
+        return None
+    if len(value.lstrip("0")) > len(str(maximum)) or int(value) > maximum:
+        abort(400, description=f"The {name} number is out of range.")
+    return int(value)
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -10,9 +10,8 @@ from attendance.extensions import db
 from attendance.models import Course, EventStatus, Instructor, WebhookEvent
 from attendance.services.accounts import create_instructor
 from attendance.services.dispatch import apply_ids
-from attendance.text import is_digits
 from attendance.web import queries
-from attendance.web.access import admin_required
+from attendance.web.access import ID, admin_required, int_arg
 from attendance.web.forms import ActionForm, AssignForm, InstructorForm
 from attendance.web.routes import bp
 
@@ -33,11 +32,8 @@ def _filters() -> dict[str, str]:
 def events():
     """Every webhook, newest first: status, error text, and replay for failures."""
     filters = _filters()
-    page_arg = request.args.get("page", "")
     log = queries.event_log(
-        filters["status"] or None,
-        filters["event"] or None,
-        int(page_arg) if is_digits(page_arg) else 1,
+        filters["status"] or None, filters["event"] or None, int_arg("page") or 1
     )
     return render_template(
         "events.html",
@@ -49,7 +45,7 @@ def events():
     )
 
 
-@bp.post("/events/<int:event_id>/replay")
+@bp.post(f"/events/<{ID}:event_id>/replay")
 @admin_required
 def replay_event(event_id: int):
     """Apply one stored event again and say how it went."""
@@ -156,7 +152,7 @@ def assign_course():
     return redirect(url_for("web.instructors"), 303)
 
 
-@bp.post("/admin/instructors/<int:instructor_id>/courses/<int:course_id>/remove")
+@bp.post(f"/admin/instructors/<{ID}:instructor_id>/courses/<{ID}:course_id>/remove")
 @admin_required
 def unassign_course(instructor_id: int, course_id: int):
     """Stop an instructor teaching a course."""

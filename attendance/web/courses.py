@@ -20,7 +20,7 @@ from attendance.services.roster import (
     read_csv,
 )
 from attendance.web import queries
-from attendance.web.access import course_or_404
+from attendance.web.access import ID, course_or_404
 from attendance.web.forms import CourseCreateForm, CourseSettingsForm, RosterUploadForm
 from attendance.web.routes import bp
 
@@ -124,14 +124,14 @@ def _course_page(
     ), status
 
 
-@bp.get("/courses/<int:course_id>")
+@bp.get(f"/courses/<{ID}:course_id>")
 @login_required
 def course(course_id: int):
     """A course: term chart, per-student summary, roster, meetings and settings."""
     return _course_page(course_or_404(course_id))
 
 
-@bp.post("/courses/<int:course_id>/settings")
+@bp.post(f"/courses/<{ID}:course_id>/settings")
 @login_required
 def course_settings(course_id: int):
     """Save title, time zone, meeting numbers and policy; regenerate ended meetings."""
@@ -151,7 +151,7 @@ def course_settings(course_id: int):
     return redirect(url_for("web.course", course_id=course.id, _anchor="settings"))
 
 
-@bp.post("/courses/<int:course_id>/roster")
+@bp.post(f"/courses/<{ID}:course_id>/roster")
 @login_required
 def upload_roster(course_id: int):
     """Upsert the roster from a CSV; show what was created, updated and rejected."""

@@ -11,15 +11,14 @@ from attendance.services.courses import visible_courses
 from attendance.services.live import participant_counts
 from attendance.services.reports import attendance
 from attendance.services.suggestions import meeting_suggestions
-from attendance.text import is_digits
 from attendance.web import queries
-from attendance.web.access import meeting_or_404, visible_course_ids
+from attendance.web.access import ID, int_arg, meeting_or_404, visible_course_ids
 from attendance.web.routes import bp
 
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if is_digits(value) else None
+#: Guests per page of a meeting report: each one's suggestions are searched for.
+GUESTS_PER_PAGE = 20
+#: Students per page of a meeting report (the whole roster is 2,000 in a lecture hall).
+STUDENTS_PER_PAGE = 100
 
 
 @bp.get("/meetings")
@@ -27,12 +26,12 @@ def _int_arg(name: str) -> int | None:
 def meetings():
     """Meetings of the caller's courses, live first then newest; filter by course."""
     courses = db.session.scalars(visible_courses(current_user)).all()
-    course_id = _int_arg("course")
+    course_id = int_arg("course")
     selected = next((c for c in courses if c.id == course_id), None)
     page = queries.meetings_page(
         visible_course_ids(),
         selected.id if selected else None,
-        _int_arg("page") or 1,
+        int_arg("page") or 1,
     )
     return render_template(
         "meetings.html",
@@ -43,14 +42,23 @@ def meetings():
     )
 
 
-@bp.get("/meetings/<int:meeting_id>")
+@bp.get(f"/meetings/<{ID}:meeting_id>")
 @login_required
 def meeting(meeting_id: int):
     """A meeting's attendance: records, guests with suggestions, timeline, overrides."""
     meeting = meeting_or_404(meeting_id)
     course = db.session.get(Course, meeting.course_id)
     records, guests = attendance(meeting)
-    suggestions = meeting_suggestions(records, guests)
+    status = request.args.get("status", "")
+    status = status if status in queries.STATUSES else ""
+    rows = queries.page_of(
+        [r for r in records if r["status"] == status] if status else records,
+        int_arg("page") or 1,
+        STUDENTS_PER_PAGE,
+    )
+    shown = queries.page_of(guests, int_arg("guests") or 1, GUESTS_PER_PAGE)
+    # Only the guests shown: each costs a bounded search of the roster.
+    suggestions = meeting_suggestions(records, shown.items)
     students = sorted(
         records, key=lambda r: (r["last_name"].casefold(), r["first_name"].casefold())
     )
@@ -59,7 +67,9 @@ def meeting(meeting_id: int):
         meeting=meeting,
         course=course,
         records=records,
-        guests=guests,
+        rows=rows,
+        status=status,
+        guests=shown,
         counts=queries.status_counts(records),
         suggestions=suggestions,
         students=students,

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
+from attendance.core.compute import compute_meeting
 from attendance.extensions import db
 from attendance.models import (
     AttendanceRecord,
@@ -25,13 +26,14 @@ from attendance.models import (
 )
 from attendance.models.meeting import MeetingStatus
 from attendance.models.types import to_micros, utcnow
-from attendance.services.attendance import MANUAL_STATUSES, compute_persons
+from attendance.services.attendance import MANUAL_STATUSES, load_inputs
 from attendance.services.course_report import (
     ATTENDED,
     course_zone,
     ended_meetings,
     meeting_labels,
 )
+from attendance.services.pacing import offload, paced
 
 #: Statuses in the order the pages list them.
 STATUSES = MANUAL_STATUSES
@@ -177,6 +179,19 @@ def _page(query: Any, count_query: Any, number: int, per_page: int = PER_PAGE) -
     return Page(items=items, number=number, total=total, per_page=per_page)
 
 
+def page_of(items: Sequence[Any], number: int, per_page: int = PER_PAGE) -> Page:
+    """Page ``number`` (clamped to the pages there are) of a list already in memory."""
+    pages = max(1, math.ceil(len(items) / per_page))
+    number = min(max(1, number), pages)
+    start = (number - 1) * per_page
+    return Page(
+        items=list(items[start : start + per_page]),
+        number=number,
+        total=len(items),
+        per_page=per_page,
+    )
+
+
 def meetings_page(visible: Any, course_id: int | None, number: int) -> Page:
     """(Meeting, Course) rows of the visible courses: live first, then newest first."""
     where = [Meeting.course_id.in_(visible)]
@@ -231,18 +246,32 @@ def timeline(meeting: Meeting, records: Iterable[Mapping[str, Any]]) -> dict[str
     rooms), clipped to the meeting's [S, E]; open ones close at E (now while
     live). Connections are grouped into persons as attendance counts them.
     """
-    result = compute_persons(meeting, utcnow())  # persons only: no records needed
+    # Persons only (no records needed), computed off the event loop: it is pure
+    # work on the plain data load_inputs read, a second and more for a big class.
+    inputs = load_inputs(meeting)
+    result = offload(
+        compute_meeting,
+        inputs.facts,
+        inputs.connections,
+        inputs.roster,
+        inputs.links,
+        inputs.policy,
+        utcnow(),
+        persons_only=True,
+    )
     if result.start is None or result.end is None or result.end <= result.start:
         return {"minutes": 0, "rows": [], "truncated": 0}
     start_us, end_us = to_micros(result.start), to_micros(result.end)
     spans: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
-    for pid, kind, s, e in db.session.execute(
-        select(
-            ParticipantSession.participant_id,
-            ParticipantSession.kind,
-            ParticipantSession.start_us,
-            ParticipantSession.end_us,
-        ).where(ParticipantSession.meeting_id == meeting.id)
+    for pid, kind, s, e in paced(
+        db.session.execute(
+            select(
+                ParticipantSession.participant_id,
+                ParticipantSession.kind,
+                ParticipantSession.start_us,
+                ParticipantSession.end_us,
+            ).where(ParticipantSession.meeting_id == meeting.id)
+        )
     ):
         s, e = max(s, start_us), min(end_us if e is None else e, end_us)
         if e > s:

@@ -1,50 +1,29 @@
-// The meeting report: status filter chips, manual overrides, guest matching, the timeline.
+// The meeting report: status counts, manual overrides, guest matching, the timeline.
 import { api, ApiError } from "./api.js";
 import { duration } from "./dom.js";
 import { palette, readJson, setDefaults } from "./charts.js";
 
 const root = document.getElementById("report");
 const meetingId = root?.dataset.meetingId;
-const table = document.getElementById("records");
-const rows = table ? [...table.tBodies[0].rows] : [];
-let activeFilter = "";
 
 const statusClass = (status) => status.toLowerCase().replaceAll(" ", "-");
 const problem = (error) =>
   error instanceof ApiError ? error.message : "The server could not be reached; try again.";
 
-// -- filter chips ---------------------------------------------------------------------
-function applyFilter() {
-  let shown = 0;
-  for (const row of rows) {
-    const visible = !activeFilter || row.dataset.status === activeFilter;
-    row.hidden = !visible;
-    shown += visible;
-  }
-  const none = document.querySelector(".empty-filter");
-  if (none) none.hidden = shown > 0;
-}
-
-const chips = document.querySelectorAll(".chip[data-filter]");
-for (const chip of chips) {
-  chip.addEventListener("click", () => {
-    activeFilter = chip.dataset.filter;
-    for (const other of chips) other.setAttribute("aria-pressed", String(other === chip));
-    applyFilter();
-  });
-}
-
-function recount() {
-  const counts = {};
-  for (const row of rows) counts[row.dataset.status] = (counts[row.dataset.status] ?? 0) + 1;
+// -- status counts --------------------------------------------------------------------
+// The chips filter on the server (the table is paginated); an override moves one
+// student from one status's counts to another's.
+function move(from, to) {
   for (const node of document.querySelectorAll("[data-count], [data-chip-count]")) {
     const status = node.dataset.count ?? node.dataset.chipCount;
-    node.textContent = String(counts[status] ?? 0);
+    const delta = (status === to) - (status === from);
+    if (delta) node.textContent = String(Number(node.textContent) + delta);
   }
 }
 
 // -- manual overrides -----------------------------------------------------------------
 function showRecord(row, record) {
+  move(row.dataset.status, record.status);
   row.dataset.status = record.status;
   const pill = row.querySelector(".status-cell .pill");
   pill.className = `pill ${statusClass(record.status)}`;
@@ -75,8 +54,6 @@ for (const form of document.querySelectorAll(".override-form")) {
       );
       showRecord(row, record);
       form.closest("details").open = false;
-      recount();
-      applyFilter();
     } catch (e) {
       error.textContent = problem(e);
       error.hidden = false;
@@ -108,6 +85,18 @@ async function match(card, studentPk, label) {
   }
 }
 
+// One <datalist> of the students serves every guest's picker; read it once, when needed.
+let studentPks = null;
+function studentByLabel() {
+  if (studentPks === null) {
+    studentPks = new Map();
+    for (const option of document.querySelectorAll("#student-options option")) {
+      studentPks.set(option.value, Number(option.dataset.studentPk));
+    }
+  }
+  return studentPks;
+}
+
 for (const card of document.querySelectorAll(".guest-card[data-participant-pk]")) {
   for (const button of card.querySelectorAll("button.suggestion")) {
     const label = button.firstChild.textContent.replace(/^Match to /, "").trim();
@@ -116,12 +105,16 @@ for (const card of document.querySelectorAll(".guest-card[data-participant-pk]")
   const form = card.querySelector(".match-form");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const select = form.elements.student;
-    if (!select.value) {
-      select.focus();
+    const input = form.elements.student;
+    const studentPk = studentByLabel().get(input.value.trim());
+    if (studentPk === undefined) {
+      const error = card.querySelector(".form-error");
+      error.textContent = input.value.trim() ? "Choose a student from the list." : "";
+      error.hidden = !input.value.trim();
+      input.focus();
       return;
     }
-    match(card, Number(select.value), select.selectedOptions[0].textContent);
+    match(card, studentPk, input.value.trim());
   });
 }
 
