@@ -817,3 +817,19 @@ def test_meeting_suggestions_compare_each_guest_with_few_students(monkeypatch):
     assert [s.student_pk for s in found[99]][:1] == [5000]
     assert len(compared) <= len(guests) * suggestions.MAX_COMPARED
     assert len(compared) < len(pool)
+
+
+def test_course_page_shows_students_a_page_at_a_time(client, world, monkeypatch):
+    from attendance.web import courses
+
+    monkeypatch.setattr(courses, "STUDENTS_PER_PAGE", len(ROSTER) - 1)
+    login(client, "ada@uni.edu")
+    first = page(client, f"/courses/{world['course']}")
+    second = page(client, f"/courses/{world['course']}?students=2")
+    for html, shown in ((first, len(ROSTER) - 1), (second, 1)):
+        # The summary and the roster tables list the same page of students.
+        assert html.count('class="student-cell"') == shown
+        assert html.count('<td class="mono">') == shown
+        assert f'<span class="stat-value">{len(ROSTER)}</span>' in html
+    assert "?students=2" in first
+    page(client, f"/courses/{world['course']}?students=" + "9" * 5000, status=400)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import chain, groupby
@@ -128,8 +128,16 @@ def ended_meetings(course: Course) -> list[Meeting]:
     )
 
 
-def summaries(course: Course, *, with_statuses: bool = False) -> Iterator[Summary]:
-    """Each roster student's summary, by name, one at a time (a streamed query)."""
+def summaries(
+    course: Course,
+    *,
+    with_statuses: bool = False,
+    only: Collection[int] | None = None,
+) -> Iterator[Summary]:
+    """Each roster student's summary, by name, one at a time (a streamed query).
+
+    ``only``: the students (primary keys) to summarize, say a page of them.
+    """
     zone = course_zone(course)
     ended = select(Meeting.id, Meeting.start_time).where(
         Meeting.course_id == course.id, Meeting.status == MeetingStatus.ENDED
@@ -157,7 +165,10 @@ def summaries(course: Course, *, with_statuses: bool = False) -> Iterator[Summar
             ),
             AttendanceRecord.student_id == Student.id,
         )
-        .where(Student.course_id == course.id)
+        .where(
+            Student.course_id == course.id,
+            *([] if only is None else [Student.id.in_(list(only))]),
+        )
         .order_by(Student.last_name, Student.first_name, Student.student_id, Student.id)
         .execution_options(yield_per=_CHUNK)
     )

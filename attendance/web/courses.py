@@ -20,12 +20,14 @@ from attendance.services.roster import (
     read_csv,
 )
 from attendance.web import queries
-from attendance.web.access import ID, course_or_404
+from attendance.web.access import ID, course_or_404, int_arg
 from attendance.web.forms import CourseCreateForm, CourseSettingsForm, RosterUploadForm
 from attendance.web.routes import bp
 
 #: Same limit as the API's roster upload: ~100,000 rows.
 ROSTER_MAX_BYTES = 8 * 1024 * 1024
+#: Students per page of the course page's summary and roster tables.
+STUDENTS_PER_PAGE = 100
 
 
 @bp.get("/")
@@ -107,14 +109,16 @@ def _course_page(
     chart = queries.course_chart(course)
     totals = queries.term_counts(chart)
     meetings = queries.course_meetings(course)
+    # The same page of students, by name, in the summary and the roster tables.
+    students = queries.roster_page(course, int_arg("students") or 1, STUDENTS_PER_PAGE)
     return render_template(
         "course.html",
         course=course,
         chart=chart,
         totals=totals,
         rate=queries.attendance_rate(totals),
-        summaries=list(summaries(course)),
-        students=queries.roster(course),
+        summaries=list(summaries(course, only=[s.id for s in students.items])),
+        students=students,
         meetings=meetings,
         participants=participant_counts(meetings),
         settings=settings or _settings_form(course),

@@ -219,16 +219,18 @@ def course_meetings(course: Course, limit: int = 20) -> list[Meeting]:
     )
 
 
-def roster(course: Course) -> list[Student]:
-    """The course's students by name, aliases loaded."""
-    return list(
-        db.session.scalars(
-            select(Student)
-            .where(Student.course_id == course.id)
-            .options(selectinload(Student.aliases))
-            .order_by(Student.last_name, Student.first_name, Student.student_id)
-        )
+def roster_page(course: Course, number: int, per_page: int = PER_PAGE) -> Page:
+    """A page of the course's students by name, aliases loaded."""
+    query = (
+        select(Student)
+        .where(Student.course_id == course.id)
+        .options(selectinload(Student.aliases))
+        .order_by(Student.last_name, Student.first_name, Student.student_id, Student.id)
     )
+    count = select(func.count(Student.id)).where(Student.course_id == course.id)
+    page = _page(query, count, number, per_page)
+    page.items = [row[0] for row in page.items]
+    return page
 
 
 def status_counts(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
