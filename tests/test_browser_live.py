@@ -176,3 +176,77 @@ def test_live_room_is_404_for_other_instructors(room, page):
     login(page, server, "other@uni.edu", "other-password")
     response = page.goto(f"{server.url}/live/{NUMBER}")
     assert response.status == 404
+
+
+# -- a Redis outage between two processes ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def outage_pair(server_factory):
+    """Two processes sharing Redis through a proxy the test can cut."""
+    from urllib.parse import urlparse
+
+    from tests.support import redis_url, require
+    from tests.tcp_proxy import TcpProxy
+
+    require("redis")
+    target = urlparse(redis_url())
+    proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 6379))
+    proxy.start()
+    env = {"REDIS_URL": proxy.url}
+    database = server_factory.database(env)
+    a = server_factory.start(database_url=database, env=env)
+    b = server_factory.start(database_url=database, env=env)
+    api = Api.sign_in(a)
+    course = api.post(
+        "/courses",
+        {"code": "LIVE-R", "title": "Redis", "zoom_meeting_ids": [str(NUMBER)]},
+    )
+    api.post(f"/courses/{course['id']}/students", ROSTER)
+    yield a, b, proxy
+    api.close()
+    proxy.stop()
+
+
+def _queue_state(server) -> str | None:
+    import requests
+
+    try:
+        return requests.get(f"{server.url}/api/zoom/health", timeout=5).json()[
+            "checks"
+        ]["message_queue"]
+    except (requests.RequestException, ValueError, KeyError):
+        return None
+
+
+def test_live_room_reloads_what_a_redis_outage_lost(outage_pair, page, console):
+    """The page is on B; during an outage A applies a join whose emit is lost; once
+    Redis is back the room shows it within seconds, without reloading the page."""
+    a, b, proxy = outage_pair
+    uuid = "live-room-outage=="
+    assert send_webhook(a, started(uuid, _now() - timedelta(minutes=5))) == 200
+    login(page, b)
+    page.goto(f"{b.url}/live/{NUMBER}")
+    page.wait_for_selector("#live[data-ready=true]")
+    page.evaluate("() => { window.__sameDocument = true; }")
+
+    proxy.stop()
+    wait_until(lambda: _queue_state(b) == "degraded", 10, "B sees the outage")
+    joined = participant_event(
+        "meeting.participant_joined",
+        "joined",
+        _now(),
+        user_id="301",
+        user_name="Chen Wei",
+        email="chen@uni.edu",
+        uuid=uuid,
+    )
+    assert send_webhook(a, joined) == 200
+    page.wait_for_timeout(500)
+    assert _row(page, "Chen Wei", "in_meeting").count() == 0  # the emit was lost
+
+    proxy.start()
+    _row(page, "Chen Wei", "in_meeting").wait_for(timeout=10_000)
+    assert page.evaluate("() => window.__sameDocument === true")
+    assert page.locator("#conn").get_attribute("data-state") == "live"
+    _assert_clean(console)

@@ -279,8 +279,27 @@ setInterval(() => {
 // Websocket only: with several server processes there are no sticky sessions to rely on.
 const socket = window.io({ transports: ["websocket"] });
 
+let joining = false;
+let joinAgain = false;
+
 function join() {
+  // One join at a time; a resync that arrives meanwhile asks for one more after it.
+  if (joining) {
+    joinAgain = true;
+    return;
+  }
+  joining = true;
   socket.emit("join-meeting", { meetingId: number }, (ack) => {
+    joining = false;
+    if (ack?.error === "too many requests") {
+      setTimeout(join, 1500);
+      return;
+    }
+    if (joinAgain) {
+      joinAgain = false;
+      join();
+      return;
+    }
     if (!ack || !ack.ok) {
       setConnection("error", ack?.error ?? "Could not join");
       return;
@@ -291,8 +310,22 @@ function join() {
   });
 }
 
-socket.on("connect", join); // also on every reconnect: reload the snapshot
-socket.on("disconnect", () => setConnection("lost", "Reconnecting…"));
-socket.on("connect_error", () => setConnection("lost", "Reconnecting…"));
+socket.on("connect", () => {
+  joining = false; // an ack lost with the old connection never comes
+  join(); // also on every reconnect: reload the snapshot
+});
+socket.on("disconnect", (reason) => {
+  setConnection("lost", "Reconnecting…");
+  // The server ends a connection when the account's access changed; the client
+  // does not reconnect by itself then. Connecting again asks the server afresh.
+  if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
+});
+socket.on("connect_error", () => {
+  // Refused (signed out, access gone): the client will not try again by itself.
+  if (socket.active) setConnection("lost", "Reconnecting…");
+  else setConnection("error", "Not signed in: reload the page");
+});
+// After a message-queue outage the server cannot say what this room missed: reload it.
+socket.on("resync", () => join());
 for (const name of ROOM_EVENTS) socket.on(name, (payload) => onRoomEvent(name, payload));
 socket.on("notification", (n) => toast(n.message, n.kind === "event_failed" ? "error" : "info"));
