@@ -833,3 +833,26 @@ def test_course_page_shows_students_a_page_at_a_time(client, world, monkeypatch)
         assert f'<span class="stat-value">{len(ROSTER)}</span>' in html
     assert "?students=2" in first
     page(client, f"/courses/{world['course']}?students=" + "9" * 5000, status=400)
+
+
+def test_meeting_suggestions_are_searched_once_for_the_same_candidates(monkeypatch):
+    """Three dashboards reloading one report search its guests once."""
+    from attendance.services import suggestions
+
+    searches = []
+    original = suggestions._search
+
+    def counting(pool, keys):
+        searches.append(len(keys))
+        return original(pool, keys)
+
+    monkeypatch.setattr(suggestions, "_search", counting)
+    pool = [_record(1, "Cache", "Tester"), _record(2, "Other", "Person")]
+    guests = [{"participant_pk": 1, "name": "Cache T", "email": ""}]
+    first = meeting_suggestions(pool, guests)
+    assert meeting_suggestions(pool, guests) == first
+    assert searches == [1]
+    # Someone matched (or the roster changed): searched again.
+    meeting_suggestions(pool[:1], guests)
+    assert searches == [1, 1]
+    assert first[1][0].student_pk == 1

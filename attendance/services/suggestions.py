@@ -304,18 +304,43 @@ def meeting_suggestions(
 ) -> dict[int, list[Suggestion]]:
     """Suggestions per guest ``participant_pk`` from a meeting's Records and Guests.
 
-    Pass only the guests shown (a page of them): each costs a bounded search.
-    The search runs off the event loop (``pacing.offload``): it is pure.
+    Pass only the guests shown (a page of them): each costs a bounded search,
+    run off the event loop (``pacing.offload``: it is pure) and remembered for
+    the same candidates, so a report reloaded by several dashboards is searched
+    once. The cache is read and written here, on the loop's thread only.
     """
-    return offload(_meeting_suggestions, list(records), list(guests), limit)
-
-
-def _meeting_suggestions(
-    records: list[Mapping[str, Any]], guests: list[Mapping[str, Any]], limit: int
-) -> dict[int, list[Suggestion]]:
-    """``meeting_suggestions`` on plain data: milliseconds of difflib per guest."""
-    index = SuggestionIndex(candidates(records))
-    return {
-        g["participant_pk"]: index.suggest(g["name"], g.get("email") or "", limit=limit)
+    pool = candidates(records)
+    fingerprint = hash(
+        tuple(
+            (c["student_pk"], c.get("first_name"), c.get("last_name"), c.get("email"))
+            for c in pool
+        )
+    )
+    keys = {
+        g["participant_pk"]: (fingerprint, g["name"], g.get("email") or "", limit)
         for g in guests
     }
+    found = {pk: _CACHE[key] for pk, key in keys.items() if key in _CACHE}
+    missing = [key for pk, key in keys.items() if pk not in found]
+    if missing:
+        for key, suggestions in zip(
+            missing, offload(_search, pool, missing), strict=True
+        ):
+            _CACHE[key] = suggestions
+        while len(_CACHE) > CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]  # the oldest: insertion order
+        found.update({pk: _CACHE[key] for pk, key in keys.items() if pk not in found})
+    return found
+
+
+#: Guests' suggestions remembered (by candidates, name, e-mail and limit).
+CACHE_SIZE = 4096
+_CACHE: dict[tuple[int, str, str, int], list[Suggestion]] = {}
+
+
+def _search(
+    pool: list[Mapping[str, Any]], keys: list[tuple[int, str, str, int]]
+) -> list[list[Suggestion]]:
+    """Each key's suggestions among ``pool``, on plain data: ms of difflib each."""
+    index = SuggestionIndex(pool)
+    return [index.suggest(name, email, limit=limit) for _f, name, email, limit in keys]
