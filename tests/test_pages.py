@@ -717,6 +717,7 @@ HUGE = "9" * 20
         ("post", f"/events/{HUGE}/replay"),
         ("post", f"/admin/instructors/{HUGE}/courses/1/remove"),
         ("post", f"/admin/instructors/1/courses/{HUGE}/remove"),
+        ("post", f"/tokens/{HUGE}/revoke"),
     ],
 )
 def test_page_ids_past_the_database_integers_are_404(client, world, method, path):

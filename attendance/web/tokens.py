@@ -9,6 +9,7 @@ from attendance.errors import NotFound
 from attendance.extensions import db
 from attendance.models import Instructor
 from attendance.services.accounts import issue_token, live_tokens, revoke_token
+from attendance.web.access import ID
 from attendance.web.forms import ActionForm, TokenForm
 from attendance.web.routes import bp
 
@@ -46,7 +47,7 @@ def create_token():
     return _page(TokenForm(formdata=None), new_token=token)
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post(f"/tokens/<{ID}:token_id>/revoke")
 @login_required
 def revoke(token_id: int):
     """Revoke one of the caller's tokens (404 for anyone else's)."""
