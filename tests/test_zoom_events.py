@@ -648,10 +648,9 @@ def _hostile(name: str, path: tuple[str, ...], value) -> bytes:
 def test_webhook_out_of_range_event_is_kept_as_failed(app, zoom, name, path, value):
     """Signed, handled, unstorable as an event: kept as failed with its reason, 200.
 
-    PENDING the lead's side for the two unstorable-uuid cases: they pass once
-    ``IncomingEvent.from_body`` (services/event_log.py) takes the failed row's
-    uuid from ``zoom.events.raw_meeting_uuid`` instead of its own ``_raw_uuid``,
-    which keeps a NUL (PostgreSQL refuses it) or a lone surrogate (a 500 inline).
+    The failed row's uuid is the raw one only if the log can keep it
+    (``raw_meeting_uuid``): a NUL is refused by PostgreSQL, a lone surrogate by
+    every driver.
     """
     response = zoom.post(_hostile(name, path, value))
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -678,7 +677,6 @@ def test_webhook_event_name_the_log_cannot_keep_is_400(app, zoom, event):
 
 
 def test_webhook_unknown_event_with_an_unstorable_uuid_is_kept_as_ignored(app, zoom):
-    """PENDING the lead's side: see test_webhook_out_of_range_event_is_kept_as_failed."""
     body = {
         "event": "meeting.participant_feedback",
         "event_ts": 1,
