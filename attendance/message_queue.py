@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,8 +36,12 @@ log = logging.getLogger(__name__)
 #: The listener's wait before reconnecting: doubles from the first to the last.
 RETRY_MIN_SECONDS = 0.25
 RETRY_MAX_SECONDS = 2.0
-#: A publish or a connect that takes longer than this counts as Redis being down.
-SOCKET_TIMEOUT_SECONDS = 3.0
+#: A connect, or a publish's answer, that takes longer than this: Redis is down.
+CONNECT_TIMEOUT_SECONDS = 1.0
+SOCKET_TIMEOUT_SECONDS = 2.0
+#: After a failed publish, emits are dropped at once for this long instead of each
+#: waiting for the timeouts above (an unreachable Redis would stall every emitter).
+PUBLISH_PAUSE_SECONDS = 1.0
 
 OK = "ok"
 DEGRADED = "degraded"
@@ -55,7 +60,7 @@ class ResilientRedisManager(socketio.RedisManager):
                 # Errors reach our loops at once: redis-py's own retries (with
                 # backoff, re-subscribing quietly) hid outages from the listener.
                 "retry": Retry(NoBackoff(), 0),
-                "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+                "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
                 # A blocking pub/sub read ignores this (redis-py >= 5); publishes obey it.
                 "socket_timeout": SOCKET_TIMEOUT_SECONDS,
                 "socket_keepalive": True,
@@ -68,6 +73,8 @@ class ResilientRedisManager(socketio.RedisManager):
         self.publish_down = False
         #: An emit was dropped since Redis was last reachable.
         self.dropped = False
+        #: No publish is tried before this ``time.monotonic()`` (see PUBLISH_PAUSE_SECONDS).
+        self.paused_until = 0.0
         #: Called with ``everywhere`` once the queue works again after a failure:
         #: False when only this process's listener missed messages, True when
         #: this process dropped emits that others' dashboards should have had.
@@ -95,6 +102,9 @@ class ResilientRedisManager(socketio.RedisManager):
 
     def _send(self, channel: str, payload: str) -> Any:
         """Publish; reconnect and try once more; on failure log one line and drop it."""
+        if time.monotonic() < self.paused_until:
+            self.dropped = True
+            return None
         error: Exception | None = None
         for _attempt in range(2):
             try:
@@ -112,6 +122,7 @@ class ResilientRedisManager(socketio.RedisManager):
             return result
         self.publish_down = True
         self.dropped = True
+        self.paused_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
         log.warning("message queue: a message was dropped (%s)", _brief(error))
         return None
 
@@ -136,6 +147,7 @@ class ResilientRedisManager(socketio.RedisManager):
                 pubsub = self.pubsub
                 pubsub.subscribe(self.channel, self.control_channel)
                 self.listener_down = False
+                self.paused_until = 0.0  # Redis answers: publish again at once
                 delay = RETRY_MIN_SECONDS
                 if failed:
                     log.warning("message queue: Redis is reachable again")

@@ -179,3 +179,28 @@ def test_socket_hostile_packets_get_error_acks(edge):
     server.check_alive()
     log = server.output()
     assert "Traceback" not in log and "handler error" not in log, log[-3000:]
+
+
+def test_socket_origin_listed_origins_replace_the_same_origin(database_url):
+    """``SOCKETIO_ALLOWED_ORIGINS``: exactly those origins (list the dashboard's own)."""
+    from tests.conftest import make_test_app
+
+    app = make_test_app(database_url, SOCKETIO_ALLOWED_ORIGINS=["https://dash.example"])
+    client = app.test_client()
+    url = "/socket.io/?EIO=4&transport=polling"
+    listed = client.get(url, headers={"Origin": "https://dash.example"})
+    assert listed.status_code == 200
+    assert client.get(url, headers={"Origin": EVIL}).status_code == 400
+    # Unset (or empty): the same origin only; never "anyone", as [] was.
+    for setting in (None, []):
+        app = make_test_app(database_url, SOCKETIO_ALLOWED_ORIGINS=setting)
+        client = app.test_client()
+        assert client.get(url, headers={"Origin": EVIL}).status_code == 400
+        same = client.get(url, headers={"Origin": "http://localhost"})
+        assert same.status_code == 200
+
+
+def test_message_queue_state_without_redis_is_disabled(app):
+    from attendance.realtime import message_queue_state
+
+    assert message_queue_state(app) == "disabled"
