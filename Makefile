@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ASSETS := static/vendor/.assets-stamp
 export FLASK_APP := app
 
-.PHONY: run test install assets migrate lint fmt bench clean
+.PHONY: run test install assets migrate lint fmt bench schemathesis clean
 
 run: install assets migrate ## set up, then serve on SQLite at instance/attendance.db
 	$(BIN)/python app.py
@@ -46,6 +46,9 @@ fmt: install
 
 bench: install
 	$(BIN)/python bench/ingest.py
+
+schemathesis: install ## every schemathesis check against a real, seeded server
+	PYTHON=$(BIN)/python SCHEMATHESIS=$(BIN)/schemathesis bash tests/schemathesis.sh
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache

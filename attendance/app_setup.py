@@ -114,7 +114,9 @@ def register_errorhandlers(app: Flask) -> None:
             return exc
         code = (exc.name or "error").lower().replace(" ", "_")
         body = {"error": {"code": code, "message": exc.description or exc.name}}
-        return jsonify(body), exc.code or 500
+        # Keep the exception's own headers (a 405's Allow, RFC 9110), not its HTML type.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return jsonify(body), exc.code or 500, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -140,7 +140,8 @@ def test_deeply_nested_json_is_400(client, world, depth):
     "policy",
     [
         {"late_after_minutes": 2.6e-42},
-        {"late_after_minutes": 10.0},
+        {"late_after_minutes": 10.5},
+        {"late_after_minutes": "10"},
         {"left_early_minutes": 1e300},
         {"late_after_minutes": True},
         {"min_attendance_percent": float("nan")},
@@ -159,6 +160,19 @@ def test_policy_takes_whole_minutes_only(app, client, world, policy):
     assert response.status_code == 422
     stored = client.get(url, headers=headers["ada"]).get_json()["policy"]
     assert stored["late_after_minutes"] == 10 and stored["left_early_minutes"] == 10
+    assert isinstance(stored["late_after_minutes"], int)
+
+
+def test_policy_minutes_written_as_whole_floats_are_stored_as_ints(client, world):
+    headers, course, _meeting = world
+    url = f"/api/v1/courses/{course['id']}"
+    # JSON Schema's "integer" includes 20.0: accepted, stored as the int 20.
+    response = client.patch(
+        url, json={"policy": {"late_after_minutes": 20.0}}, headers=headers["ada"]
+    )
+    assert response.status_code == 200
+    stored = client.get(url, headers=headers["ada"]).get_json()["policy"]
+    assert stored["late_after_minutes"] == 20
     assert isinstance(stored["late_after_minutes"], int)
 
 
@@ -281,3 +295,10 @@ def test_course_instructors_hide_courses_the_caller_cannot_see(app, client, worl
         p["email"]: p for p in client.get(url, headers=headers["root"]).get_json()
     }
     assert other["id"] in seen_by_root["bob@uni.edu"]["course_ids"]
+
+
+def test_method_not_allowed_names_the_allowed_methods(client):
+    response = client.put("/api/v1/courses", json={})
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+    assert {"GET", "POST"} <= {m.strip() for m in response.headers["Allow"].split(",")}

@@ -302,8 +302,12 @@ def _roster_body_limit(endpoint: str | None, _values: dict | None) -> None:
 _ROSTER_CSV = {
     "schema": {
         "type": "string",
+        # Any order of the columns is read, in any case: the pattern names the usual one.
+        "pattern": r"^\ufeff?student_id,first_name,last_name,email(,department)?"
+        r"(,aliases)?\r?\n",
         "description": "Header student_id,first_name,last_name,email[,department]"
-        "[,aliases]; aliases are ';'-separated.",
+        "[,aliases] (any order); aliases are ';'-separated. A row that breaks a "
+        "rule is reported in the answer's errors.",
     },
     "example": "student_id,first_name,last_name,email\r\nS1,Ana,Diaz,ana@uni.edu\r\n",
 }

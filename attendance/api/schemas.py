@@ -16,6 +16,7 @@ from zoneinfo import available_timezones
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
@@ -35,9 +36,25 @@ NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$"
 STATUSES = ("Present", "Late", "Left Early", "Absent", "Excused")
 
+
+def _whole(value: Any) -> Any:
+    # JSON Schema's "integer" includes 5.0 (a number with no fraction): take it as 5.
+    # Anything else that is no int (2.6e-42, "5", true) stays and is refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def whole(low: int, high: int) -> Any:
+    """A JSON integer from ``low`` to ``high``: 5 or 5.0, never 5.5, "5" or true."""
+    return Annotated[
+        Annotated[StrictInt, Field(ge=low, le=high)], BeforeValidator(_whole)
+    ]
+
+
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-StrictId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
-Minutes = Annotated[StrictInt, Field(ge=0, le=600)]
+StrictId = whole(1, MAX_ID)
+Minutes = whole(0, 600)
 Percent = Annotated[StrictFloat, Field(ge=0, le=100, allow_inf_nan=False)]
 Status = Literal["Present", "Late", "Left Early", "Absent", "Excused"]
 
@@ -118,9 +135,11 @@ class TokenInfo(Answer):
 #: The IANA names this server knows (a course's reports use its local time).
 TimeZone = StrEnum("TimeZone", {name: name for name in sorted(available_timezones())})
 #: A Zoom meeting number, 9-11 digits; spaces and dashes between them are ignored.
-MeetingNumber = Annotated[StrictInt, Field(ge=100_000_000, le=99_999_999_999)] | text(
-    40, pattern=r"^[ -]*(?:[0-9][ -]*){9,11}$"
-)
+MeetingNumber = Annotated[
+    Annotated[StrictInt, Field(ge=100_000_000, le=99_999_999_999)]
+    | text(40, pattern=r"^[ -]*(?:[0-9][ -]*){9,11}$"),
+    BeforeValidator(_whole),
+]
 
 
 class Policy(Answer):
