@@ -180,6 +180,27 @@ def _deliver(
     return answers
 
 
+def _deliver_all(
+    server: ServerProcess, bodies: list[bytes], workers: int = 1
+) -> list[Answer]:
+    """Deliver as Zoom does: what gets no 2xx (a 503 under load) is sent again."""
+    answers = _deliver(server, bodies, workers)
+    for _round in range(4):
+        retry = [i for i, a in enumerate(answers) if a.status != 200]
+        if not retry:
+            break
+        assert all(answers[i].status in (503, None) for i in retry), [
+            answers[i] for i in retry
+        ]
+        time.sleep(1)
+        for i, answer in zip(
+            retry, _deliver(server, [bodies[i] for i in retry], workers), strict=True
+        ):
+            answers[i] = answer
+    assert {a.status for a in answers} == {200}, [a for a in answers if a.status != 200]
+    return answers
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_kill_9_mid_burst_then_redelivery_gives_the_clean_attendance(
     kind, backends, start
@@ -200,8 +221,7 @@ def test_kill_9_mid_burst_then_redelivery_gives_the_clean_attendance(
     clean_course = _course(api, "CLEAN-101", sim.meeting_number, sim.roster)
     crash_course = _course(api, "CRASH-101", number, sim.roster)
 
-    answers = _deliver(server, clean, workers=8)
-    assert {a.status for a in answers} == {200}, answers
+    _deliver_all(server, clean, workers=8)
     expected = _attendance(api, backend, clean_course)
 
     burst: list[Answer | None] = [None] * len(crash)
@@ -230,19 +250,19 @@ def test_kill_9_mid_burst_then_redelivery_gives_the_clean_attendance(
 
     accepted = [i for i, a in enumerate(burst) if a and a.status == 200]
     refused = [i for i, a in enumerate(burst) if not (a and a.status == 200)]
-    assert kill_after <= len(accepted) < len(crash), "the kill missed the burst"
-    odd = [a for a in burst if a is not None and a.status not in (200, None)]
+    assert accepted and refused, "the kill missed the burst"
+    # No answer at all (the kill), or a 503 (stored too slowly): Zoom retries both.
+    odd = [a for a in burst if a is not None and a.status not in (200, 503, None)]
     assert odd == [], odd
 
     # Zoom retries what got no 2xx, a while later, on the restarted server.
     restarted = start(backend.url)
-    again = _deliver(restarted, [crash[i] for i in refused])
-    assert {a.status for a in again} == {200}, [a for a in again if a.status != 200]
+    _deliver_all(restarted, [crash[i] for i in refused])
     api = Api.sign_in(restarted)
     assert _attendance(api, backend, crash_course) == expected
 
     # What was answered 2xx before the kill was kept: sent again, a duplicate.
-    kept = _deliver(restarted, [crash[i] for i in accepted], workers=8)
+    kept = _deliver_all(restarted, [crash[i] for i in accepted], workers=8)
     lost = [a for a in kept if a.body != {"status": "duplicate"}]
     assert lost == [], f"{len(lost)} events answered 200 were lost by kill -9"
 
@@ -343,8 +363,7 @@ def test_postgres_refusing_connections_gets_fast_503_and_recovers_by_itself(
     proxy.start()
     try:
         server = start(_through(proxy, backend.url))
-        before = _deliver(server, [_join(n) for n in range(5)])
-        assert {a.status for a in before} == {200}, before
+        _deliver_all(server, [_join(n) for n in range(5)])
 
         proxy.stop()  # the database refuses connections from now on
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -362,8 +381,7 @@ def test_postgres_refusing_connections_gets_fast_503_and_recovers_by_itself(
 
         proxy.start()  # back, same address: nobody restarts anything
         wait_for(lambda: health(server.url).status == 200, 30, "health to recover")
-        retried = _deliver(server, [_join(n) for n in range(5, 9)])
-        assert {a.status for a in retried} == {200}, retried
+        _deliver_all(server, [_join(n) for n in range(5, 9)])
 
         def applied() -> bool:
             return (
@@ -425,8 +443,7 @@ def _health_says_degraded_within(server: ServerProcess, seconds: float) -> Answe
 
 def _recovers(server: ServerProcess, first: int) -> None:
     wait_for(lambda: health(server.url).status == 200, 15, "health to recover")
-    answer = post_signed(server.url, _join(first))
-    assert answer.status == 200, answer
+    _deliver_all(server, [_join(first)])
     server.check_alive()
 
 
@@ -443,7 +460,7 @@ def test_locked_sqlite_file_gets_a_fast_503_while_other_requests_are_served(
 ):
     backend = backends("sqlite")
     server = start(backend.url)
-    assert post_signed(server.url, _join(0)).status == 200
+    _deliver_all(server, [_join(0)])
     other = _locked_sqlite(backend)
     try:
         _hung_database_is_answered_fast(server, first=1)
@@ -465,7 +482,7 @@ def test_locked_sqlite_file_makes_health_degraded_without_webhook_traffic(
     """
     backend = backends("sqlite")
     server = start(backend.url)
-    assert post_signed(server.url, _join(0)).status == 200
+    _deliver_all(server, [_join(0)])
     other = _locked_sqlite(backend)
     try:
         report = _health_says_degraded_within(server, HEALTH_SECONDS)
@@ -497,7 +514,7 @@ def test_locked_postgres_table_gets_a_fast_503_while_other_requests_are_served(
 ):
     backend = backends("postgres")
     server = start(backend.url)
-    assert post_signed(server.url, _join(0)).status == 200
+    _deliver_all(server, [_join(0)])
     with _locked_table(backend):
         _hung_database_is_answered_fast(server, first=1)
     _recovers(server, first=10)
@@ -508,7 +525,7 @@ def test_locked_postgres_table_makes_health_degraded_without_webhook_traffic(
 ):
     backend = backends("postgres")
     server = start(backend.url)
-    assert post_signed(server.url, _join(0)).status == 200
+    _deliver_all(server, [_join(0)])
     with _locked_table(backend):
         report = _health_says_degraded_within(server, HEALTH_SECONDS)
         assert report.body["status"] == "degraded"
