@@ -857,3 +857,34 @@ def test_meeting_suggestions_are_searched_once_for_the_same_candidates(monkeypat
     meeting_suggestions(pool[:1], guests)
     assert searches == [1, 1]
     assert first[1][0].student_pk == 1
+
+
+def test_report_timeline_is_drawn_once_until_a_status_changes(
+    client, world, monkeypatch
+):
+    from attendance.web import queries
+
+    drawn = []
+    original = queries._timeline
+
+    def counting(meeting, records):
+        drawn.append(meeting.id)
+        return original(meeting, records)
+
+    monkeypatch.setattr(queries, "_timeline", counting)
+    monkeypatch.setattr(queries, "_TIMELINES", {})
+    login(client, "ada@uni.edu")
+    first = page(client, f"/meetings/{world['meeting']}")
+    assert page(client, f"/meetings/{world['meeting']}") == first
+    assert drawn == [world["meeting"]]
+    # An override changes a student's colour in the timeline: drawn again.
+    with client.application.app_context():
+        student = db.session.scalar(select(Student).where(Student.student_id == "S4"))
+        pk = student.id
+    answer = client.patch(
+        f"/api/v1/meetings/{world['meeting']}/attendance/{pk}",
+        json={"status": "Excused", "note": None},
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    page(client, f"/meetings/{world['meeting']}")
+    assert drawn == [world["meeting"]] * 2

@@ -59,9 +59,15 @@ def meeting(meeting_id: int):
     shown = queries.page_of(guests, int_arg("guests") or 1, GUESTS_PER_PAGE)
     # Only the guests shown: each costs a bounded search of the roster.
     suggestions = meeting_suggestions(records, shown.items)
-    students = sorted(
-        records, key=lambda r: (r["last_name"].casefold(), r["first_name"].casefold())
-    )
+    # The picker's (label, student pk) pairs: plain tuples, as the template
+    # reads 2,000 of them at every load.
+    students = [
+        (f"{r['last_name']}, {r['first_name']} ({r['student_id']})", r["student_pk"])
+        for r in sorted(
+            records,
+            key=lambda r: (r["last_name"].casefold(), r["first_name"].casefold()),
+        )
+    ]
     return render_template(
         "meeting.html",
         meeting=meeting,

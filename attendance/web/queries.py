@@ -241,13 +241,45 @@ def status_counts(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def timeline(meeting: Meeting, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+#: Timelines of ended meetings, by what they are drawn from (see ``timeline``).
+_TIMELINES: dict[tuple[Any, ...], dict[str, Any]] = {}
+#: Ended meetings' timelines kept; reports are read again and again while graded.
+TIMELINES_KEPT = 64
+
+
+def timeline(meeting: Meeting, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Every person's sessions as minutes from the start: one row per person.
 
     Intervals come from the participant session table (main room and breakout
     rooms), clipped to the meeting's [S, E]; open ones close at E (now while
     live). Connections are grouped into persons as attendance counts them.
+
+    An ended meeting's timeline is kept until its events, its generated
+    attendance (roster, matches) or a student's status or name change: a
+    report reloaded by three dashboards cost a second of CPU per load.
     """
+    if meeting.effective_end is None:
+        return _timeline(meeting, records)
+    key = (
+        meeting.id,
+        meeting.events_version,
+        meeting.attendance_generated_at,
+        hash(
+            tuple(
+                (r["student_pk"], r["status"], r["first_name"], r["last_name"])
+                for r in records
+            )
+        ),
+    )
+    found = _TIMELINES.get(key)
+    if found is None:
+        found = _TIMELINES[key] = _timeline(meeting, records)
+        while len(_TIMELINES) > TIMELINES_KEPT:
+            del _TIMELINES[next(iter(_TIMELINES))]  # the oldest: insertion order
+    return found
+
+
+def _timeline(meeting: Meeting, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     # Persons only (no records needed), computed off the event loop: it is pure
     # work on the plain data load_inputs read, a second and more for a big class.
     inputs = load_inputs(meeting)
