@@ -178,7 +178,11 @@ def init_realtime(app: Flask) -> None:
     if app.config.get("REDIS_URL"):
         queue = message_queue.install(socketio, app.config["REDIS_URL"])
         queue.on_control = lambda message: _on_control(app, message)
-        queue.on_recovered = lambda everywhere: _resync(app, everywhere)
+        # In a task of its own: it may be called from any emitter (the intake's
+        # worker publishing the admin feed), and re-checks every socket.
+        queue.on_recovered = lambda everywhere: socketio.start_background_task(
+            _resync, app, everywhere
+        )
         app.extensions["attendance.queue"] = queue
     access.watch()
     signals.access_changed.connect(_access_changed)
@@ -188,16 +192,16 @@ def message_queue_state(app: Flask) -> str:
     """The message queue as health reports it, from memory (no ping per call).
 
     ``disabled``: no ``REDIS_URL``; emits reach this process's clients only.
-    ``ok``: the last exchange with Redis worked: the listener is subscribed (or,
-    before the first dashboard connected, nothing has failed yet) and the last
-    emit was published.
+    ``ok``: the listener is subscribed to Redis and the last emit was published
+    (or nothing has been published yet).
     ``degraded``: the listener lost Redis and has not resubscribed yet, or the
     last emit could not be published (it was dropped). Webhooks are still stored
     and applied; only live updates between processes are missing, and dashboards
     are told to reload (``resync``) once the queue works again.
 
-    The first call starts the listener if no client has connected yet, so the
-    state is that of a real subscription within a moment.
+    The listener starts with the first client; if none has connected yet, the
+    first call starts it, and answers ``ok`` until the listener's first attempt
+    says otherwise (a moment later).
     """
     queue = app.extensions.get("attendance.queue")
     if queue is None:
