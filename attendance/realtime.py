@@ -10,6 +10,7 @@ the snapshot it reloads on reconnecting.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -369,7 +370,8 @@ def _failed(exc: Exception) -> Any:
         type(exc).__name__,
         str(exc).splitlines()[0][:200] if str(exc) else "",
     )
-    db.session.rollback()
+    with contextlib.suppress(Exception):  # the database may be what failed
+        db.session.rollback()
     if event.get("message") == "connect":
         return False
     return {"ok": False, "error": "internal error"}

@@ -228,3 +228,21 @@ def test_socket_extra_arguments_get_an_error_ack(app, people):
         assert ack["ok"] is False, ack
     ack = sock.emit("join-meeting", {"meetingId": str(NUMBER)}, "x", callback=True)
     assert ack["ok"] is True  # the first argument is what counts
+
+
+def test_socket_handler_errors_answer_and_connect_errors_refuse(
+    app, people, monkeypatch, caplog
+):
+    from attendance import realtime
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("database went away")
+
+    sock = _socket(app, people["ada"])
+    monkeypatch.setattr(realtime, "snapshot_for_number", broken)
+    assert _join(sock) == {"ok": False, "error": "internal error"}
+    assert sock.is_connected()
+    assert "database went away" in caplog.text and "Traceback" not in caplog.text
+    # A connect handler that fails refuses the connection, never lets it in.
+    monkeypatch.setattr(realtime, "token_owner", broken)
+    assert not _socket(app, people["ada"]).is_connected()
