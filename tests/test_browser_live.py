@@ -250,3 +250,30 @@ def test_live_room_reloads_what_a_redis_outage_lost(outage_pair, page, console):
     assert page.evaluate("() => window.__sameDocument === true")
     assert page.locator("#conn").get_attribute("data-state") == "live"
     _assert_clean(console)
+
+
+def test_live_room_of_an_unassigned_instructor_stops(room, page, console):
+    """Unassigned while watching: the server ends the connection, the page
+    reconnects, asks again, and says no; nothing more arrives."""
+    server, api = room
+    (course,) = [c for c in api.get("/courses") if c["code"] == "LIVE-1"]
+    person = api.post(
+        "/instructors",
+        {"email": "moved@uni.edu", "name": "Moved", "password": "moved-password"},
+    )
+    api.post(f"/courses/{course['id']}/instructors", {"instructor_id": person["id"]})
+    login(page, server, "moved@uni.edu", "moved-password")
+    page.goto(f"{server.url}/live/{NUMBER}")
+    page.wait_for_selector("#live[data-ready=true]")
+
+    api.call("DELETE", f"/courses/{course['id']}/instructors/{person['id']}")
+    wait_until(lambda: page.locator("#conn").get_attribute("data-state") == "error", 10)
+    assert page.locator("#conn-text").inner_text() == "no such meeting"
+    before = page.locator("#live li.person").count()
+    event = _event(
+        "meeting.participant_joined", "joined", "909", "Dana Smith", "dana@uni.edu"
+    )
+    assert send_webhook(server, event) == 200
+    page.wait_for_timeout(1000)
+    assert page.locator("#live li.person").count() == before
+    _assert_clean(console)
