@@ -20,7 +20,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from attendance import __version__
-from attendance.database import bound_statement_time
+from attendance.database import WRITE_OPTION, bound_statement_time
 from attendance.extensions import db
 from attendance.intake import get_intake
 from attendance.models import EventStatus, WebhookEvent
@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 CACHE_SECONDS = 1.0
 #: The database probe's statements may wait on a lock or run this long (PostgreSQL).
 PROBE_STATEMENT_MS = 1000
+#: A failed probe is tried again (a lock held for a moment by another process)…
+PROBE_ATTEMPTS = 3
+#: …after this pause.
+PROBE_RETRY_SECONDS = 0.15
 #: Counting queued events stops here: a backlog larger than this is reported as this.
 UNAPPLIED_COUNT_CAP = 100_000
 
@@ -46,14 +50,29 @@ class _Probe:
 
 
 def _probe_database() -> _Probe:
-    """One bounded read transaction: latest arrival, failures, the unapplied backlog.
+    """One bounded transaction: latest arrival, failures, the unapplied backlog.
 
     Each query is answered from an index (received_at; status, id).
     """
+    # Only SQLite's lock fails fast enough to try again inside health's budget.
+    attempts = PROBE_ATTEMPTS if db.engine.dialect.name == "sqlite" else 1
+    for attempt in range(attempts):
+        probe = _probe_once()
+        if probe.ok or attempt == attempts - 1:
+            return probe
+        time.sleep(PROBE_RETRY_SECONDS)  # cooperative under eventlet's monkey patch
+    raise AssertionError("unreachable")
+
+
+def _probe_once() -> _Probe:
     table = WebhookEvent.__table__
     queued = table.c.status == EventStatus.QUEUED.value
+    # SQLite: take the write lock (BEGIN IMMEDIATE, nothing written). In WAL mode a
+    # read works beside another process's write lock, so a read-only probe said
+    # ``ok`` while every webhook would have been refused.
+    options = {WRITE_OPTION: True}
     try:
-        with db.engine.connect() as conn, conn.begin():
+        with db.engine.connect().execution_options(**options) as conn, conn.begin():
             bound_statement_time(conn, PROBE_STATEMENT_MS)
             last = conn.scalar(select(func.max(table.c.received_at)))
             failed = conn.scalar(
