@@ -302,3 +302,18 @@ def test_method_not_allowed_names_the_allowed_methods(client):
     assert response.status_code == 405
     assert response.get_json()["error"]["code"] == "method_not_allowed"
     assert {"GET", "POST"} <= {m.strip() for m in response.headers["Allow"].split(",")}
+
+
+def test_csv_answers_are_streamed_not_buffered(app, client, world):
+    """The CSVs stream row by row (a course export can be large): nothing buffers them."""
+    headers, course, meeting = world
+    for url in (
+        f"/api/v1/meetings/{meeting['id']}/attendance.csv",
+        f"/api/v1/courses/{course['id']}/attendance.csv?layout=wide",
+    ):
+        # The app's own answer, before a WSGI server iterates it.
+        with app.test_request_context(url, headers=headers["ada"]):
+            response = app.full_dispatch_request()
+            assert response.status_code == 200 and response.mimetype == "text/csv"
+            assert response.is_streamed, url
+        assert client.get(url, headers=headers["ada"]).text.startswith("student_id,")
