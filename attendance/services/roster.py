@@ -49,7 +49,13 @@ class RosterFormatError(ValueError):
 def read_csv(data: bytes | str) -> list[tuple[int, dict[str, Any]]]:
     """Parse a roster CSV (UTF-8, with or without BOM) into (line number, row) pairs.
 
-    :raises RosterFormatError: when the header lacks a required column or names an unknown one.
+    Quoting is read strictly and a record must fit on its line: no roster field
+    holds a line break, so a record that runs over several lines is an unbalanced
+    quote that swallowed the next rows. It is reported as one error naming the
+    lines it covers, never imported as a merged row.
+
+    :raises RosterFormatError: when the header lacks a required column, names an
+        unknown one, or cannot be read.
     """
     if isinstance(data, bytes):
         try:
@@ -58,8 +64,16 @@ def read_csv(data: bytes | str) -> list[tuple[int, dict[str, Any]]]:
             raise RosterFormatError("the file is not UTF-8") from exc
     elif data.startswith("\ufeff"):
         data = data[1:]
-    reader = csv.DictReader(io.StringIO(data, newline=""))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    reader = csv.reader(io.StringIO(data, newline=""), strict=True)
+    try:
+        first = next(reader, [])
+    except csv.Error as exc:
+        raise RosterFormatError(
+            f"the header row cannot be read ({exc}): an unbalanced quote?"
+        ) from exc
+    if reader.line_num > 1:
+        raise RosterFormatError("the header row runs over lines: an unbalanced quote?")
+    header = [h.strip().lower() for h in first]
     if not header:
         raise RosterFormatError("the file is empty: expected a header row")
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -71,26 +85,39 @@ def read_csv(data: bytes | str) -> list[tuple[int, dict[str, Any]]]:
         if unknown:
             problems.append("unknown column(s): " + ", ".join(unknown))
         raise RosterFormatError("; ".join(problems))
-    reader.fieldnames = header
     rows: list[tuple[int, dict[str, Any]]] = []
     while True:
-        before = reader.line_num
+        line = reader.line_num + 1
         try:
-            row = next(reader)
+            record = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            # e.g. a field over csv's size limit; the reader goes on at the next line.
-            rows.append((before + 1, {"__error__": f"unreadable: {exc}"}))
+            # Strict quoting ('"Ana"x'), a quote left open at the end of the file,
+            # a field over csv's size limit. The reader resumes at the next line.
+            rows.append((line, {"__error__": _unreadable(line, reader.line_num, exc)}))
             continue
-        # csv reports the line the record ended on; a quoted newline spans lines.
-        if None in row:
-            rows.append((reader.line_num, {"__extra__": True}))
+        if reader.line_num > line:
+            rows.append((line, {"__error__": _unreadable(line, reader.line_num)}))
             continue
-        if not any((v or "").strip() for v in row.values()):
+        if len(record) > len(header):
+            rows.append((line, {"__extra__": True}))
             continue
-        rows.append((reader.line_num, row))
+        if not any(v.strip() for v in record):
+            continue
+        rows.append((line, dict(zip(header, record, strict=False))))
     return rows
+
+
+def _unreadable(first: int, last: int, exc: csv.Error | None = None) -> str:
+    """The error for a record that could not be read, or that ran over several lines."""
+    if last <= first:
+        return f"unreadable: {exc}"
+    reason = f" ({exc})" if exc else ""
+    return (
+        f"a quoted field runs over lines {first}-{last}{reason}: an unbalanced quote "
+        f"on line {first}? None of lines {first}-{last} was imported"
+    )
 
 
 def _clean(
@@ -101,6 +128,10 @@ def _clean(
         return None, "more fields than the header has"
     if raw.get("__error__"):
         return None, str(raw["__error__"])
+    for key, value in raw.items():
+        problem = _unstorable(value)
+        if problem:
+            return None, f"{key} {problem}"
     row: dict[str, Any] = {}
     for key in REQUIRED_COLUMNS + ("department",):
         value = raw.get(key, "")
@@ -134,6 +165,20 @@ def _clean(
         cleaned.append(normalize_email(alias) if "@" in alias else alias)
     row["aliases"] = list(dict.fromkeys(cleaned))
     return row, None
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why a value cannot be stored as text (NUL: PostgreSQL refuses it), or None."""
+    for text in value if isinstance(value, list) else [value]:
+        if not isinstance(text, str):
+            continue
+        if "\x00" in text:
+            return "contains a NUL character"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "is not valid Unicode text (a lone surrogate)"
+    return None
 
 
 def import_rows(

@@ -155,13 +155,20 @@ def course_settings(course_id: int):
     return redirect(url_for("web.course", course_id=course.id, _anchor="settings"))
 
 
+@bp.url_value_preprocessor
+def _roster_body_limit(endpoint: str | None, _values: dict | None) -> None:
+    # A roster may be larger than other requests. Set here, not in the view: URL
+    # value preprocessors run before every before_request, and the CSRF check (a
+    # before_request) parses the form, which fixes the limit for the request.
+    if endpoint == "web.upload_roster":
+        request.max_content_length = ROSTER_MAX_BYTES
+
+
 @bp.post(f"/courses/<{ID}:course_id>/roster")
 @login_required
 def upload_roster(course_id: int):
     """Upsert the roster from a CSV; show what was created, updated and rejected."""
     course = course_or_404(course_id)
-    # Before the form reads the body: a roster may be larger than other requests.
-    request.max_content_length = ROSTER_MAX_BYTES
     form = RosterUploadForm()
     if not form.validate_on_submit():
         return _course_page(course, upload=form, status=422)
