@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from attendance.config import MAX_RETENTION_DAYS
 from attendance.database import begin_write
 from attendance.errors import NotFound, ValidationFailed
 from attendance.extensions import db
@@ -69,6 +70,34 @@ def replay(failed: bool, ids: tuple[int, ...]) -> None:
         click.echo(line + (f" - {o.error}" if o.error else ""))
     if targets - found or any(o.status == "failed" for o in outcomes):
         raise SystemExit(1)
+
+
+@events_cli.command("purge")
+@click.option(
+    "--days",
+    type=click.IntRange(1, MAX_RETENTION_DAYS),
+    default=None,
+    help="Purge events older than N days (default: EVENT_RETENTION_DAYS).",
+)
+def purge(days: int | None) -> None:
+    """Delete processed and ignored events older than the retention window.
+
+    Failed and queued events are kept whatever their age; attendance does not
+    read the event log, so nothing generated changes.
+    """
+    from attendance.models.types import iso
+    from attendance.services.retention import cutoff, purge_events
+
+    if days is None:
+        days = current_app.config["EVENT_RETENTION_DAYS"]
+        if days == 0:
+            click.echo("EVENT_RETENTION_DAYS is 0 (keep forever): nothing purged")
+            return
+    before = cutoff(days)
+    deleted = purge_events(before)
+    click.echo(
+        f"purged {deleted} processed or ignored events received before {iso(before)}"
+    )
 
 
 @attendance_cli.command("recompute")

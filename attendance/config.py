@@ -13,6 +13,9 @@ INSTANCE_DIR = ROOT / "instance"
 
 _TRUE = {"1", "true", "yes", "on"}
 
+#: A century: beyond it a retention window is "forever", and dates overflow.
+MAX_RETENTION_DAYS = 36500
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; raised at start-up, never per request."""
@@ -125,6 +128,9 @@ def load_config() -> dict[str, Any]:
         "SQLITE_BUSY_TIMEOUT_MS": env_int("SQLITE_BUSY_TIMEOUT_MS", -1),
         "SCHEDULER_ENABLED": env_bool("SCHEDULER_ENABLED", False),
         "STALE_MEETING_MINUTES": env_int("STALE_MEETING_MINUTES", 120),
+        #: Processed and ignored webhook events (raw bodies: names, e-mails) older
+        #: than this are deleted by a scheduler job; 0 keeps them forever.
+        "EVENT_RETENTION_DAYS": env_int("EVENT_RETENTION_DAYS", 90),
         "ASYNC_MODE": os.environ.get("ASYNC_MODE", "threading"),
         #: permessage-deflate for Socket.IO websockets. Off: the live room's small
         #: JSON messages would be deflated once per connected client (see
@@ -174,6 +180,10 @@ def finalize(config: dict[str, Any]) -> None:
         )
     if config["WEBHOOK_MAX_SKEW_SECONDS"] <= 0:
         raise ConfigError("WEBHOOK_MAX_SKEW_SECONDS must be positive")
+    if not 0 <= config["EVENT_RETENTION_DAYS"] <= MAX_RETENTION_DAYS:
+        raise ConfigError(
+            f"EVENT_RETENTION_DAYS must be 0 (keep forever) to {MAX_RETENTION_DAYS}"
+        )
     if not config["HTTP_SOCKET_TIMEOUT_SECONDS"] > 0:
         raise ConfigError("HTTP_SOCKET_TIMEOUT_SECONDS must be positive")
     if config["HTTP_MAX_CONNECTIONS"] < 1:

@@ -62,6 +62,20 @@ def close_stale_meetings(app: Flask) -> int:
     return closed
 
 
+def purge_old_events(app: Flask) -> int:
+    """Delete applied webhook events older than ``EVENT_RETENTION_DAYS`` (0: keep all)."""
+    from attendance.services.retention import cutoff, purge_events
+
+    days = app.config["EVENT_RETENTION_DAYS"]
+    if days <= 0:
+        return 0
+    with app.app_context():
+        try:
+            return purge_events(cutoff(days))
+        finally:
+            db.session.remove()
+
+
 def _add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
     scheduler.add_job(
         apply_queued_events,
@@ -83,6 +97,18 @@ def _add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
         coalesce=True,
         replace_existing=True,
     )
+    if app.config["EVENT_RETENTION_DAYS"] > 0:
+        # Hourly: each run deletes about an hour of events, in small batches.
+        scheduler.add_job(
+            purge_old_events,
+            "interval",
+            hours=1,
+            args=[app],
+            id="purge_old_events",
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
 
 
 def start_background_scheduler(app: Flask) -> BackgroundScheduler:
