@@ -144,6 +144,14 @@ def load_config() -> dict[str, Any]:
         ),
         #: Connections served at once (websockets included); more wait to be accepted.
         "HTTP_MAX_CONNECTIONS": env_int("HTTP_MAX_CONNECTIONS", 1000),
+        #: Origins allowed to open Socket.IO connections, comma-separated; unset:
+        #: the dashboard's own origin only (python-engineio's same-origin check).
+        "SOCKETIO_ALLOWED_ORIGINS": [
+            o.strip()
+            for o in os.environ.get("SOCKETIO_ALLOWED_ORIGINS", "").split(",")
+            if o.strip()
+        ]
+        or None,
         "HOST": os.environ.get("HOST", "127.0.0.1"),
         "PORT": env_int("PORT", 5000),
         #: Reverse proxies in front that each append the client's address to

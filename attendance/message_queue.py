@@ -67,8 +67,10 @@ class ResilientRedisManager(socketio.RedisManager):
             },
         )
         self.control_channel = f"{channel}.control"
-        #: The listener lost Redis and has not resubscribed yet.
-        self.listener_down = False
+        #: The listener is not subscribed: not yet, or it lost Redis.
+        self.listener_down = True
+        #: Set once the listener's first attempt to subscribe has ended, either way.
+        self.attempted = False
         #: The last publish failed.
         self.publish_down = False
         #: An emit was dropped since Redis was last reachable.
@@ -147,6 +149,7 @@ class ResilientRedisManager(socketio.RedisManager):
                 pubsub = self.pubsub
                 pubsub.subscribe(self.channel, self.control_channel)
                 self.listener_down = False
+                self.attempted = True
                 self.paused_until = 0.0  # Redis answers: publish again at once
                 delay = RETRY_MIN_SECONDS
                 if failed:
@@ -161,6 +164,7 @@ class ResilientRedisManager(socketio.RedisManager):
                         "message queue: lost Redis (%s); reconnecting", _brief(exc)
                     )
                 self.listener_down = True
+                self.attempted = True
                 failed = True
                 self.connected = False
                 _close(pubsub)

@@ -201,8 +201,8 @@ def message_queue_state(app: Flask) -> str:
     are told to reload (``resync``) once the queue works again.
 
     The listener starts with the first client; if none has connected yet, the
-    first call starts it, and answers ``ok`` until the listener's first attempt
-    says otherwise (a moment later).
+    first call starts it and waits (at most FIRST_ATTEMPT_SECONDS) for its first
+    attempt to subscribe, so that the answer is known rather than assumed.
     """
     queue = app.extensions.get("attendance.queue")
     if queue is None:
@@ -211,7 +211,14 @@ def message_queue_state(app: Flask) -> str:
     if not server.manager_initialized and server.manager is queue:
         server.manager_initialized = True
         queue.initialize()
+    deadline = time.monotonic() + FIRST_ATTEMPT_SECONDS
+    while not queue.attempted and time.monotonic() < deadline:
+        server.sleep(0.02)
     return queue.state
+
+
+#: How long health waits for the listener's first attempt to reach Redis.
+FIRST_ATTEMPT_SECONDS = 1.5
 
 
 # -- connections -------------------------------------------------------------
