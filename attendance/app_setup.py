@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -99,7 +99,22 @@ def register_security_headers(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
+        if _must_not_be_stored(response):
+            headers["Cache-Control"] = "no-store"
         return response
+
+
+def _must_not_be_stored(response: Response) -> bool:
+    """API answers, CSV files and answers to form posts (a new token's page) stay uncached.
+
+    They carry student data and credentials; ``no-store`` also keeps them out of
+    shared caches and of the browser's back/forward cache.
+    """
+    return (
+        request.path.startswith("/api/")
+        or response.mimetype == "text/csv"
+        or request.method not in {"GET", "HEAD", "OPTIONS"}
+    )
 
 
 def register_errorhandlers(app: Flask) -> None:
