@@ -286,11 +286,29 @@ def test_url_validation_must_be_signed(client):
 
 
 @pytest.mark.parametrize(
-    "payload", [{}, {"plainToken": ""}, {"plainToken": 5}, None, "x"]
+    "payload",
+    [
+        {},
+        {"plainToken": ""},
+        {"plainToken": 5},
+        None,
+        "x",
+        {"plainToken": "\ud800"},  # a lone surrogate cannot be hashed (was a 500)
+        {"plainToken": "x" * 10_000},
+    ],
 )
 def test_url_validation_without_plain_token_is_400(zoom, payload):
     response = zoom.post({"event": "endpoint.url_validation", "payload": payload})
     assert response.status_code == 400
+
+
+def test_webhook_download_tokens_are_not_kept(zoom, app):
+    response = zoom.post(fixture("recording.completed"))
+    assert response.status_code == 200
+    with app.app_context():
+        body = db.session.scalars(select(WebhookEvent.body)).one()
+    assert "token-one" not in body
+    assert json.loads(body)["download_token"] == "[redacted]"
 
 
 # -- rejected requests ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from attendance.zoom.events import (
     parse_event,
     raw_meeting_uuid,
 )
+from attendance.zoom.redact import redact_body
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ class IncomingEvent:
         except UnicodeDecodeError as exc:
             raise BadPayload("body is not UTF-8") from exc
         handled = dispatch.is_handled(canonical_name(name))
+        # Download tokens are credentials to the recordings: never kept (the
+        # dedupe key is computed from the event, so retries still collapse).
+        stored = redact_body(text)
         try:
             event = parse_event(data)
         except Exception as exc:  # noqa: BLE001 - BadPayload, or a parser bug: kept
@@ -68,7 +72,7 @@ class IncomingEvent:
                 dedupe_key=fallback_dedupe_key(name, body),
                 meeting_uuid=raw_meeting_uuid(data),
                 zoom_meeting_id=None,
-                body=text,
+                body=stored,
                 status=EventStatus.FAILED if handled else EventStatus.IGNORED,
                 error=f"{type(exc).__name__}: {exc}"[:4000] if handled else None,
                 received_at=utcnow(),
@@ -80,7 +84,7 @@ class IncomingEvent:
             dedupe_key=event.dedupe_key,
             meeting_uuid=meeting.uuid if meeting else None,
             zoom_meeting_id=meeting.zoom_meeting_id if meeting else None,
-            body=text,
+            body=stored,
             status=EventStatus.QUEUED if handled else EventStatus.IGNORED,
             error=None,
             received_at=utcnow(),

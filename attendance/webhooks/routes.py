@@ -113,13 +113,28 @@ def _handle():
     return jsonify({"status": status}), item.event, uuid, status
 
 
+#: Zoom's plain tokens are about 22 URL-safe characters; anything far longer is not one.
+PLAIN_TOKEN_MAX = 512
+
+
+def _is_token(plain: object) -> bool:
+    """Whether ``plain`` can be a URL-validation token: text that UTF-8 can encode."""
+    if not isinstance(plain, str) or not plain or len(plain) > PLAIN_TOKEN_MAX:
+        return False
+    try:
+        plain.encode("utf-8")  # a lone surrogate cannot be hashed (was a 500)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _url_validation(secret: str, data: dict):
     """Answer Zoom's CRC from memory: no database involved, well inside its 3 s."""
     payload = data.get("payload")
     plain = payload.get("plainToken") if isinstance(payload, dict) else None
-    if not isinstance(plain, str) or not plain:
+    if not _is_token(plain):
         return (
-            _error(400, "bad_request", "payload.plainToken is missing"),
+            _error(400, "bad_request", "payload.plainToken is missing or malformed"),
             URL_VALIDATION,
             "-",
             "400",
