@@ -53,7 +53,8 @@ def main() -> int:
     with app.app_context():
         upgrade()
         token = issue_token(
-            create_instructor("bench@uni.edu", "Bench", "bench-password")
+            # An admin: creating a course is theirs alone (issue 10).
+            create_instructor("bench@uni.edu", "Bench", "bench-password", admin=True)
         )
         db.session.commit()
     client = app.test_client()
