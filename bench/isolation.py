@@ -103,7 +103,7 @@ def server_env(database_url: str, port: int) -> dict[str, str]:
         ATTENDANCE_ADMIN_EMAIL=ADMIN_EMAIL,
         ATTENDANCE_ADMIN_PASSWORD=ADMIN_PASSWORD,
         SCHEDULER_ENABLED="false",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL="INFO",  # one line per webhook, with its time in the view
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -588,9 +588,10 @@ def run_load(
     for proc in procs:
         proc.start()
     time.sleep(1.0)  # let every client start its first request
-    hooks, wall = _webhooks(port, args.seconds, args.rate, secrets.token_hex(4))
+    run_id = secrets.token_hex(4)
+    hooks, wall = _webhooks(port, args.seconds, args.rate, run_id)
     stop.set()
-    out: dict[str, Any] = {"hooks": hooks, "wall": wall}
+    out: dict[str, Any] = {"hooks": hooks, "wall": wall, "run_id": run_id}
     for _ in procs:
         name, value = results.get(timeout=PAGE_TIMEOUT)
         out[name] = value
@@ -613,6 +614,16 @@ def print_webhooks(hooks: Sequence[Webhook], rate: float) -> None:
             f"{h.status}:{h.latency * 1000:.0f}" for h in by_second[second]
         )
         print(f"  {second:3d}s  {cells}")
+
+
+def view_times(log: Path, run_id: str) -> list[float]:
+    """Milliseconds each of this run's webhooks spent in the view (the server's log).
+
+    Only the time from the view's start to its answer: waiting to be accepted and
+    for the request to be read are not in it, while the client's latency has all.
+    """
+    pattern = re.compile(rf"meeting=bench-{run_id}-m\d+== outcome=\S+ ms=([\d.]+)")
+    return sorted(float(m.group(1)) for m in pattern.finditer(log.read_text()))
 
 
 def summarize(hooks: Sequence[Webhook]) -> tuple[bool, list[str]]:
@@ -685,6 +696,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         held = sorted(half.held_for)
         print("\nSummary")
         print("\n".join(lines))
+        view = view_times(log, out["run_id"])
+        if view:
+            print(
+                f"  in the view (server log) n={len(view)}  p50 {percentile(view, 50):.0f}"
+                f"  p99 {percentile(view, 99):.0f}  max {view[-1]:.0f} ms"
+            )
         for name, title in (("report", "report page"), ("csv", "course CSV")):
             print(out.get(name, Timings()).line(title))
         print(out.get("health", Timings()).line("health"))
