@@ -3,7 +3,7 @@
     .venv/bin/python bench/live.py [--students 1000] [--clients 50] [--rate 100]
                                    [--viewer instructor|admin] [--client node|python]
 
-Starts the real server (``python app.py`` under eventlet, via ``bench/floor_server.py``)
+Starts the real server (``python app.py`` under eventlet)
 on a temporary SQLite database, creates a course with the simulator's roster, and
 connects ``--clients`` Socket.IO clients (websocket, API token of the course's
 instructor, or of an admin with ``--viewer admin``) to the meeting's room. The
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _common import free_port, percentile  # noqa: E402
-from ingest import Server, migrate, process_cpu  # noqa: E402
+from ingest import PYTHON, Server, migrate, process_cpu  # noqa: E402
 
 SECRET = "bench-live-secret"
 ADMIN = ("bench@uni.edu", "bench-password-1")
@@ -302,8 +302,16 @@ def main() -> int:
         "ATTENDANCE_ADMIN_PASSWORD": ADMIN[1],
     }
     env.pop("REDIS_URL", None)
-    migrate(env, tmp / "migrate.log")
-    server = Server(env, tmp / "server.log")
+    migrate(ROOT, env, tmp / "migrate.log")
+    server = Server(
+        "server",
+        [PYTHON, "app.py"],
+        cwd=ROOT,
+        env=env,
+        port=port,
+        ready_path="/api/zoom/health",
+        log_path=tmp / "server.log",
+    )
     server.start()
     base = f"http://127.0.0.1:{port}"
     group: NodeClients | PythonClients | None = None
