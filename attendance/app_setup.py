@@ -74,10 +74,13 @@ def register_blueprints(app: Flask) -> None:
     from attendance.api import bp as api_bp
     from attendance.web import bp as web_bp
     from attendance.webhooks import bp as webhooks_bp
+    from attendance.webhooks import front as webhooks_front
 
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
+    # The webhook and health, outermost: they need none of the stack below.
+    webhooks_front.install(app)
 
 
 #: No inline script or style anywhere: a display name that slips through escaping
