@@ -311,7 +311,7 @@ def _settings(**changes):
 
 def test_policy_form_saves_and_regenerates(client, world, app):
     assert records(app)["S2"]["status"] == "Late"
-    login(client, "ada@uni.edu")
+    login(client, "root@uni.edu")
     response = client.post(
         f"/courses/{world['course']}/settings",
         data=_settings(
@@ -331,6 +331,23 @@ def test_policy_form_saves_and_regenerates(client, world, app):
     assert "Settings saved" in page(client, f"/courses/{world['course']}")
 
 
+def test_policy_form_of_an_instructor_cannot_change_meeting_numbers(client, world, app):
+    """Meeting numbers are the admins': a number links every past instance of it."""
+    login(client, "ada@uni.edu")
+    html = page(client, f"/courses/{world['course']}")
+    assert 'name="meeting_numbers"' not in html
+    assert "Set by an administrator" in html
+    response = client.post(
+        f"/courses/{world['course']}/settings",
+        data=_settings(late_after_minutes="20", meeting_numbers="912 3456 7890"),
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        course = db.session.get(Course, world["course"])
+        assert course.late_after_minutes == 20  # the rest of the form is saved
+        assert [n.zoom_meeting_id for n in course.meeting_numbers] == [NUMBER]
+
+
 @pytest.mark.parametrize(
     ("changes", "status", "message"),
     [
@@ -342,7 +359,7 @@ def test_policy_form_saves_and_regenerates(client, world, app):
     ],
 )
 def test_policy_form_rejects_bad_input(client, world, app, changes, status, message):
-    login(client, "ada@uni.edu")
+    login(client, "root@uni.edu")
     response = client.post(
         f"/courses/{world['course']}/settings", data=_settings(**changes)
     )
