@@ -122,6 +122,17 @@ def app(database_url: str):
 
 
 @pytest.fixture
+def background_app(database_url: str):
+    """An app whose intake runs as the server's does: a writer and a worker task."""
+    from attendance.intake import get_intake
+
+    application = make_test_app(database_url, WEBHOOK_PROCESSING="background")
+    yield application
+    get_intake(application).stop()
+    _truncate(application)
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

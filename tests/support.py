@@ -103,3 +103,34 @@ def redis_url() -> str:
 def chromium_path() -> str | None:
     """The Chromium binary for browser tests, if installed."""
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+#: Every event name of CONTRACT §2, the seed-era aliases, and a few Zoom sends
+#: that the app does not handle.
+EVENT_NAMES = [
+    "meeting.started",
+    "meeting.ended",
+    "meeting.participant_joined",
+    "meeting.participant_left",
+    "meeting.participant_joined_waiting_room",
+    "meeting.participant_left_waiting_room",
+    "meeting.participant_admitted",
+    "meeting.participant_put_in_waiting_room",
+    "meeting.participant_jbh_waiting",
+    "meeting.participant_waiting_for_host",
+    "meeting.participant_jbh_joined",
+    "meeting.participant_joined_breakout_room",
+    "meeting.participant_left_breakout_room",
+    "meeting.participant_role_changed",
+    "meeting.sharing_started",
+    "meeting.sharing_ended",
+    "recording.started",
+    "meeting.recording_started",
+    "recording.stopped",
+    "meeting.recording_stopped",
+    "recording.completed",
+    "user.presence_status_updated",
+    "meeting.participant_updated",
+    "meeting.participant_feedback",
+    "recording.transcript_completed",
+]

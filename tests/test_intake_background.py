@@ -14,16 +14,8 @@ from attendance.extensions import db
 from attendance.intake import get_intake
 from attendance.models import WebhookEvent
 from attendance.services.event_log import IncomingEvent
-from tests.conftest import _truncate, make_test_app
+from tests.conftest import make_test_app
 from tests.support import encode, fixture, signed_headers
-
-
-@pytest.fixture
-def background_app(database_url):
-    app = make_test_app(database_url, WEBHOOK_PROCESSING="background")
-    yield app
-    get_intake(app).stop()
-    _truncate(app)
 
 
 def _joined(n: int) -> dict:

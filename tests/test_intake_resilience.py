@@ -22,18 +22,9 @@ from attendance.services.event_log import IncomingEvent
 from tests.conftest import (
     _create_postgres_database,
     _drop_postgres_database,
-    _truncate,
     make_test_app,
 )
 from tests.support import encode, fixture, signed_headers
-
-
-@pytest.fixture
-def background_app(database_url):
-    app = make_test_app(database_url, WEBHOOK_PROCESSING="background")
-    yield app
-    get_intake(app).stop()
-    _truncate(app)
 
 
 def _joined(n: int) -> dict:

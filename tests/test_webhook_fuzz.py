@@ -33,38 +33,10 @@ from tests.intake_support import (
     recent,
     wait_for,
 )
-from tests.support import encode, fixture
+from tests.support import EVENT_NAMES, encode, fixture
 
-#: Every event name of CONTRACT §2 with the seed-era aliases, the CRC, and names
-#: Zoom sends that the app does not handle.
-EVENT_NAMES = [
-    "meeting.started",
-    "meeting.ended",
-    "meeting.participant_joined",
-    "meeting.participant_left",
-    "meeting.participant_joined_waiting_room",
-    "meeting.participant_left_waiting_room",
-    "meeting.participant_admitted",
-    "meeting.participant_put_in_waiting_room",
-    "meeting.participant_jbh_waiting",
-    "meeting.participant_waiting_for_host",
-    "meeting.participant_jbh_joined",
-    "meeting.participant_joined_breakout_room",
-    "meeting.participant_left_breakout_room",
-    "meeting.participant_role_changed",
-    "meeting.sharing_started",
-    "meeting.sharing_ended",
-    "recording.started",
-    "meeting.recording_started",
-    "recording.stopped",
-    "meeting.recording_stopped",
-    "recording.completed",
-    "user.presence_status_updated",
-    "meeting.participant_updated",
-    "endpoint.url_validation",
-    "meeting.participant_feedback",
-    "recording.transcript_completed",
-]
+#: ...and the CRC, which the route answers before anything else.
+EVENT_NAMES = [*EVENT_NAMES, "endpoint.url_validation"]
 #: The normal events posted after each batch go to this meeting.
 CANARY_UUID = "fuzz-canary-meeting=="
 #: Bodies no JSON encoder writes: each is a 400 (or 413), or kept as a failed or

@@ -23,37 +23,7 @@ from attendance.zoom.events import (
     raw_meeting_uuid,
 )
 from attendance.zoom.sightings import connection_key
-from tests.support import fixture
-
-#: Every event name of CONTRACT §2, the seed-era aliases, and a few Zoom sends
-#: that the app does not handle.
-EVENT_NAMES = [
-    "meeting.started",
-    "meeting.ended",
-    "meeting.participant_joined",
-    "meeting.participant_left",
-    "meeting.participant_joined_waiting_room",
-    "meeting.participant_left_waiting_room",
-    "meeting.participant_admitted",
-    "meeting.participant_put_in_waiting_room",
-    "meeting.participant_jbh_waiting",
-    "meeting.participant_waiting_for_host",
-    "meeting.participant_jbh_joined",
-    "meeting.participant_joined_breakout_room",
-    "meeting.participant_left_breakout_room",
-    "meeting.participant_role_changed",
-    "meeting.sharing_started",
-    "meeting.sharing_ended",
-    "recording.started",
-    "meeting.recording_started",
-    "recording.stopped",
-    "meeting.recording_stopped",
-    "recording.completed",
-    "user.presence_status_updated",
-    "meeting.participant_updated",
-    "meeting.participant_feedback",
-    "recording.transcript_completed",
-]
+from tests.support import EVENT_NAMES, fixture
 
 
 def test_parse_participant_joined_fields():
