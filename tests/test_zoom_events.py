@@ -494,6 +494,14 @@ def test_raw_meeting_uuid_only_when_it_can_be_kept():
 _HOSTILE_TEXT = st.text(
     alphabet=st.characters(codec=None, exclude_categories=()), max_size=400
 ) | st.sampled_from(["\x00", "\ud800", "a\udfffb", "—Ñ🧑‍🎓", "", " ", "x" * 300])
+
+
+def _nested(children: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(children, max_size=3) | st.dictionaries(
+        st.text(max_size=5), children, max_size=3
+    )
+
+
 _HOSTILE = st.recursive(
     st.none()
     | st.booleans()
@@ -501,10 +509,7 @@ _HOSTILE = st.recursive(
     | st.floats(allow_nan=True, allow_infinity=True)
     | _HOSTILE_TEXT
     | st.sampled_from(["2026-11-23T10:00:05Z", "0000-01-01T00:00:00Z", "--5"]),
-    lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(st.text(max_size=5), children, max_size=3)
-    ),
+    lambda children: _nested(children),
     max_leaves=6,
 )
 _FIXTURES = [
