@@ -56,6 +56,8 @@ APPLY_RATE_WINDOW = 0.5
 #: …in bites while requests are still arriving: a batch blocks the event loop for
 #: its duration (~0.3 ms per participant event).
 APPLY_BUSY_BATCH = 25
+#: …but this many in a flood, when per-batch costs would otherwise dominate.
+APPLY_FLOOD_BATCH = 100
 #: A store refused because the database is locked or busy is tried again this
 #: often while its request still waits (SQLite's busy wait is kept short under
 #: eventlet, so the wait happens here, cooperatively).
@@ -351,7 +353,11 @@ class Intake:
         deadline = time.monotonic() + defer
         while self._busy() and time.monotonic() < deadline:
             socketio.sleep(APPLY_BUSY_SECONDS)
-        return APPLY_BUSY_BATCH if self._busy() else APPLY_BATCH
+        if not self._busy():
+            return APPLY_BATCH
+        # In a flood the backlog grows fastest where each batch is smallest: every
+        # batch pays per-meeting lookups and writes, so take bigger bites then.
+        return APPLY_FLOOD_BATCH if self._flooded() else APPLY_BUSY_BATCH
 
     def drain(self) -> int:
         """Apply queued events until none is left; return how many were applied."""
