@@ -11,6 +11,7 @@ nothing.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event, inspect, select
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from attendance import signals
 from attendance.models import ApiToken, Course, Instructor, course_instructors
 
+log = logging.getLogger(__name__)
 _KEY = "attendance.access_lost"
 
 
@@ -44,8 +46,14 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
             ):
                 lost.add(obj.id)
         elif isinstance(obj, Course):
-            for person in inspect(obj).attrs.instructors.history.deleted:
+            state = inspect(obj)
+            for person in state.attrs.instructors.history.deleted:
                 lost.add(person.id)
+            if state.attrs.meeting_numbers.history.deleted:
+                # A number the course no longer has: its live room is no longer
+                # theirs (it may be another course's now).
+                with session.no_autoflush:
+                    lost.update(person.id for person in obj.instructors)
         elif isinstance(obj, ApiToken):
             if obj.revoked_at is not None and (
                 inspect(obj).attrs.revoked_at.history.added
@@ -72,7 +80,12 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
 def _after_commit(session: Session) -> None:
     lost = session.info.pop(_KEY, None)
     for instructor_id in sorted(lost or ()):
-        signals.access_changed.send(None, instructor_id=instructor_id)
+        try:
+            signals.access_changed.send(None, instructor_id=instructor_id)
+        except Exception:  # noqa: BLE001 - the change is committed; never undo a 2xx
+            log.exception(
+                "re-checking the sockets of instructor %s failed", instructor_id
+            )
 
 
 def _after_rollback(session: Session) -> None:

@@ -28,6 +28,7 @@ from socketio.packet import ACK, BINARY_ACK, BINARY_EVENT, EVENT, Packet
 from sqlalchemy import select
 
 from attendance import access, message_queue, signals
+from attendance.auth import authenticated_by_token, bearer_token
 from attendance.core.model import Person
 from attendance.core.policy import joined_late
 from attendance.extensions import db, socketio
@@ -265,7 +266,11 @@ def _caller(auth: Any) -> tuple[Instructor, str | None] | None:
     """The dashboard's signed-in instructor, or the owner of ``auth={"token"}``."""
     if current_user.is_authenticated:
         person = db.session.get(Instructor, current_user.id)
-        return (person, None) if person is not None else None
+        if person is None:
+            return None
+        # Signed in by an ``Authorization: Bearer`` header rather than a cookie:
+        # the grant is that token, so revoking it ends the socket too.
+        return person, bearer_token() if authenticated_by_token() else None
     token = auth.get("token") if isinstance(auth, dict) else None
     if isinstance(token, str):
         person = token_owner(token)

@@ -246,3 +246,36 @@ def test_socket_handler_errors_answer_and_connect_errors_refuse(
     # A connect handler that fails refuses the connection, never lets it in.
     monkeypatch.setattr(realtime, "token_owner", broken)
     assert not _socket(app, people["ada"]).is_connected()
+
+
+def test_socket_access_bearer_header_socket_ends_when_its_token_is_revoked(
+    app, client, people
+):
+    """A socket signed in by an ``Authorization`` header holds that token, not a session."""
+    sock = socketio.test_client(app, headers=_auth(people["ada"]))
+    assert sock.is_connected()
+    assert _join(sock)["ok"] is True
+    with app.app_context():
+        (token_id,) = db.session.scalars(
+            db.select(ApiToken.id)
+            .join(Instructor)
+            .where(Instructor.email == "ada@uni.edu")
+        )
+    answer = client.delete(f"/api/v1/tokens/{token_id}", headers=_auth(people["ada"]))
+    assert answer.status_code == 204
+    assert not sock.is_connected()
+
+
+def test_socket_access_a_meeting_number_taken_from_the_course_ends_its_room(
+    app, client, people
+):
+    ada = _socket(app, people["ada"])
+    assert _join(ada)["ok"] is True
+    answer = client.patch(
+        f"/api/v1/courses/{people['course']}",
+        json={"zoom_meeting_ids": []},
+        headers=_auth(people["root"]),
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert not ada.is_connected() or _join(ada)["ok"] is False
+    assert not ada.is_connected()  # the room it was in is no longer its course's
