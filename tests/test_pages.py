@@ -750,6 +750,9 @@ def test_page_ids_past_the_database_integers_are_404(client, world, method, path
         "/events?page=" + "9" * 5000,
         "/meetings/{meeting}?page=" + "9" * 5000,
         "/meetings/{meeting}?guests=" + HUGE,
+        # Leading zeros do not shorten a number for int() (was a 500).
+        "/meetings?page=" + "0" * 4400 + "1" * 20,
+        "/meetings?course=" + "0" * 4400 + "1" * 20,
     ],
 )
 def test_page_numbers_out_of_range_are_400(client, world, query):
@@ -761,6 +764,7 @@ def test_page_numbers_out_of_range_are_400(client, world, query):
 def test_page_number_past_the_last_page_shows_the_last(client, world):
     login(client, "root@uni.edu")
     assert "Meetings" in page(client, "/meetings?page=999999")
+    assert "Meetings" in page(client, "/meetings?page=" + "0" * 4400 + "1")
 
 
 def test_report_has_one_student_picker_for_every_guest(client, world):

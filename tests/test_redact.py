@@ -79,3 +79,12 @@ def test_redact_body_leaves_bodies_without_tokens_untouched():
 def test_redact_body_survives_deep_nesting():
     deep = "[" * 100_000 + '"access_token=' + TOKEN + '"' + "]" * 100_000
     assert TOKEN not in redact_body(deep)
+
+
+def test_redact_body_rewritten_keeps_a_lone_surrogate_escaped():
+    """Re-serialized, a ``\\ud800`` escape must stay an escape: as a character no
+    database can store it, and the event was refused (503) at every retry."""
+    body = json.dumps({"download_token": None, "payload": {"topic": "\ud800"}})
+    redacted = redact_body(body)
+    redacted.encode("utf-8")  # raises UnicodeEncodeError if a surrogate came out raw
+    assert json.loads(redacted)["payload"]["topic"] == "\ud800"

@@ -313,6 +313,16 @@ def test_webhook_download_tokens_are_not_kept(zoom, app):
     assert json.loads(body)["download_token"] == "[redacted]"
 
 
+def test_webhook_a_lone_surrogate_in_a_redacted_body_is_still_kept(zoom, app):
+    event = fixture("recording.completed")
+    event["download_token"] = None  # makes redaction rewrite the body
+    event["payload"]["object"]["topic"] = "\ud800"
+    response = zoom.post(json.dumps(event))  # JSON-escaped, as a sender would
+    assert response.status_code == 200, response.get_json()
+    with app.app_context():
+        assert db.session.scalar(select(func.count(WebhookEvent.id))) == 1
+
+
 # -- rejected requests ------------------------------------------------------------------
 
 

@@ -95,11 +95,13 @@ class IncomingEvent:
 
         The name is escaped to printable ASCII and cut to its column, the parsed
         columns (which held the offending value) are dropped, and the key is the
-        body's digest; the verified body itself is kept as received.
+        body's digest; the verified body is kept as received (any character UTF-8
+        cannot hold escaped).
         """
         name = self.event.encode("ascii", "backslashreplace").decode("ascii")
         name = name.replace("\x00", "\\x00")[:100] or "?"
-        digest = hashlib.sha256(self.body.encode("utf-8", "surrogatepass")).hexdigest()
+        body = self.body.encode("utf-8", "backslashreplace").decode("utf-8")
+        digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
         return replace(
             self,
             event=name,
@@ -107,6 +109,7 @@ class IncomingEvent:
             dedupe_key=digest,
             meeting_uuid=None,
             zoom_meeting_id=None,
+            body=body,
             status=EventStatus.FAILED,
             error=f"not storable as parsed: {reason}"[:4000].replace("\x00", ""),
         )

@@ -47,7 +47,9 @@ def redact_body(text: str) -> str:
     cleaned, changed = _redact_value(data)
     if not changed:
         return redacted
-    return json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"))
+    # ASCII escapes: a lone surrogate in the body (``\ud800``, valid JSON) would
+    # otherwise come out as a character no database can store.
+    return json.dumps(cleaned, separators=(",", ":"))
 
 
 def _redact_value(value: Any) -> tuple[Any, bool]:
