@@ -133,14 +133,7 @@ class Intake:
         :raises StorageUnavailable: when the event could not be committed in time.
         """
         if self.mode == "inline":
-            (row_id,) = store_events([item])
-            self.writes += 1
-            if row_id is None:
-                return None, "duplicate"
-            if item.status != "queued":
-                return row_id, _answer(item.status)
-            (outcome,) = dispatch.apply_ids([row_id])
-            return row_id, _answer(outcome.status)
+            return self._submit_inline(item)
         self.start()
         pending = _Pending(item=item, done=socketio.server.eio.create_event())
         self._queue.put(pending)
@@ -156,6 +149,24 @@ class Intake:
                 self._wake.set()
             return pending.row_id, "queued"
         return pending.row_id, _answer(item.status)
+
+    def _submit_inline(self, item: IncomingEvent) -> tuple[int | None, str]:
+        """Store, then apply, in the request: the same guarantees as the writer's."""
+        (result,) = store_each([item])  # an unstorable event is kept as failed
+        if isinstance(result, StorageUnavailable):
+            raise result
+        self.writes += 1
+        if result is None:
+            return None, "duplicate"
+        if item.status != "queued":
+            return result, _answer(item.status)
+        try:
+            outcomes = dispatch.apply_singly([result])
+        except Exception as exc:  # noqa: BLE001 - stored: the worker's poll retries it
+            db.session.rollback()
+            log.warning("event %s stored, not applied yet: %s", result, exc)
+            return result, "queued"
+        return result, _answer(outcomes[0].status) if outcomes else "queued"
 
     def start(self) -> None:
         """Start the writer and the worker once (lazily: CLI commands never start them)."""
@@ -371,7 +382,15 @@ class Intake:
                 # Not the database: something in these events. Apply them one by
                 # one so only the event that fails is marked failed.
                 log.warning("%s; applying its events one by one", exc)
-                outcomes = dispatch.apply_singly(exc.ids)
+                try:
+                    outcomes = dispatch.apply_singly(exc.ids)
+                except Exception as again:  # noqa: BLE001 - as below
+                    db.session.rollback()
+                    if not is_unavailable(again):
+                        raise
+                    log.warning("applying one by one failed (%s); later", again)
+                    socketio.sleep(RESTART_PAUSE_SECONDS)
+                    return total
             except Exception as exc:  # noqa: BLE001 - the worker survives any outage
                 db.session.rollback()
                 if not is_unavailable(exc):

@@ -241,3 +241,13 @@ def test_a_locked_postgres_table_gets_a_fast_503_and_degraded_health():
         with app.app_context():
             db.engine.dispose()
         _drop_postgres_database(database_url, admin_url)
+
+
+def test_inline_intake_keeps_an_unstorable_event_as_failed(app):
+    """``WEBHOOK_PROCESSING=inline`` gives the writer's guarantees too (was a 500)."""
+    item = dataclasses.replace(_item(1), event_ts=2**70)
+    with app.app_context():
+        row_id, status = get_intake(app).submit(item)
+        assert status == "queued"  # kept, for an admin to see and replay
+        assert db.session.get(WebhookEvent, row_id).status == "failed"
+        db.session.remove()
