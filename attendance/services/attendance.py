@@ -45,6 +45,7 @@ from attendance.models import (
 from attendance.models import Student as StudentRow
 from attendance.models.types import EPOCH, to_micros, utcnow
 from attendance.services import meeting_cache
+from attendance.services.pacing import offload
 from attendance.text import is_digits
 
 log = logging.getLogger(__name__)
@@ -326,6 +327,16 @@ def _compute(
 def compute(meeting: Meeting, now: datetime | None = None) -> MeetingResult:
     """The meeting's attendance as of ``now`` (E = now while it is live); stores nothing."""
     return _compute(load_inputs(meeting), now or utcnow())
+
+
+def compute_off_loop(meeting: Meeting, now: datetime | None = None) -> MeetingResult:
+    """``compute``, with the pure part on a native thread under eventlet.
+
+    For read paths only (a live meeting's report and CSV): a big class takes a
+    second and more, which on the loop delayed every webhook. Never inside a
+    write transaction: SQLite's lock would be held while the thread works.
+    """
+    return offload(_compute, load_inputs(meeting), now or utcnow())
 
 
 def compute_persons(

@@ -15,7 +15,7 @@ from attendance.core.policy import attended_percent
 from attendance.extensions import db
 from attendance.models import AttendanceRecord, Meeting, MeetingGuest, Student
 from attendance.models.types import iso
-from attendance.services.attendance import compute
+from attendance.services.attendance import compute_off_loop
 from attendance.services.pacing import EVERY, paced
 
 #: CONTRACT §3, in this order.
@@ -170,7 +170,7 @@ def attendance(meeting: Meeting) -> tuple[list[dict[str, Any]], list[dict[str, A
 
 def _live(meeting: Meeting) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The same shapes for a live meeting, computed now (nothing is stored until it ends)."""
-    result = compute(meeting)
+    result = compute_off_loop(meeting)
     students = {
         s.id: s
         for s in db.session.scalars(
