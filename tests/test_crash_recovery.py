@@ -47,6 +47,9 @@ from tests.intake_support import (
 )
 from tests.support import encode
 
+#: The same in both CI passes: the PostgreSQL pass leaves it out (pyproject.toml).
+pytestmark = pytest.mark.own_databases
+
 #: Zoom's deadline is 3 s; the intake must answer, even a 503, well inside it.
 STORE_ANSWER_SECONDS = 2.0
 #: Health must say ``degraded`` within this long of the database hanging.
