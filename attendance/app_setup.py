@@ -92,16 +92,23 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+#: On every answer, the app's and the webhook front's (``webhooks.front``) alike.
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+
+
 def register_security_headers(app: Flask) -> None:
     """CSP and the usual hardening headers on every answer."""
 
     @app.after_request
     def _headers(response):
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
+        for name, value in SECURITY_HEADERS:
+            headers.setdefault(name, value)
         if _must_not_be_stored(response):
             headers["Cache-Control"] = "no-store"
         return response

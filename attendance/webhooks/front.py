@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
 from attendance import jsonbody
+from attendance.app_setup import SECURITY_HEADERS
 from attendance.errors import (
     BadPayload,
     InvalidSignature,
@@ -58,7 +59,7 @@ _REASONS = {
 }
 
 
-def _error(status: int, code: str, message: str) -> dict[str, Any]:
+def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
@@ -73,7 +74,6 @@ class ZoomFront:
     def __init__(self, app: Flask, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        self._headers = _static_headers()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -92,7 +92,7 @@ class ZoomFront:
     ) -> list[bytes]:
         allowed = (method, "HEAD") if method == "GET" else (method,)
         if environ.get("REQUEST_METHOD") not in allowed:
-            body = _error(405, "method_not_allowed", f"use {method}")
+            body = _error("method_not_allowed", f"use {method}")
             return self._answer(
                 start_response, 405, body, [("Allow", ", ".join(allowed))]
             )
@@ -101,7 +101,7 @@ class ZoomFront:
                 status, body = handler(environ)
         except Exception:  # noqa: BLE001 - as the app's own handler: a 500, logged
             log.exception("unhandled error on %s %s", method, environ.get("PATH_INFO"))
-            status, body = 500, _error(500, "internal_error", "internal error")
+            status, body = 500, _error("internal_error", "internal error")
         if environ.get("REQUEST_METHOD") == "HEAD":
             self._answer(start_response, status, body)
             return []
@@ -118,7 +118,8 @@ class ZoomFront:
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(data))),
-            *self._headers,
+            *SECURITY_HEADERS,
+            ("Cache-Control", "no-store"),  # as every /api/ answer (app_setup)
             *(extra or []),
         ]
         start_response(f"{status} {_REASONS.get(status, '')}", headers)
@@ -151,9 +152,9 @@ class ZoomFront:
         except HTTPException as exc:  # 413 above the limit, 400 for a broken body
             code = exc.code or 400
             name = (exc.name or "bad request").lower().replace(" ", "_")
-            return code, _error(code, name, exc.description or ""), "-", "-", str(code)
+            return code, _error(name, exc.description or ""), "-", "-", str(code)
         except OSError:  # the client went away or never sent its body
-            return 400, _error(400, "bad_request", "body not received"), "-", "-", "400"
+            return 400, _error("bad_request", "body not received"), "-", "-", "400"
         try:
             secret = signature.verify(
                 config["ZOOM_WEBHOOK_SECRETS"],
@@ -164,12 +165,12 @@ class ZoomFront:
                 max_skew=config["WEBHOOK_MAX_SKEW_SECONDS"],
             )
         except InvalidSignature as exc:
-            return 401, _error(401, "invalid_signature", str(exc)), "-", "-", "401"
+            return 401, _error("invalid_signature", str(exc)), "-", "-", "401"
 
         try:
             data = jsonbody.loads(body)
         except MalformedJSON as exc:
-            return 400, _error(400, "bad_request", str(exc)), "-", "-", "400"
+            return 400, _error("bad_request", str(exc)), "-", "-", "400"
 
         if isinstance(data, dict) and data.get("event") == URL_VALIDATION:
             return self._url_validation(secret, data)
@@ -177,7 +178,7 @@ class ZoomFront:
         try:
             item = IncomingEvent.from_body(body, data)
         except BadPayload as exc:
-            return 400, _error(400, "bad_request", str(exc)), "-", "-", "400"
+            return 400, _error("bad_request", str(exc)), "-", "-", "400"
         uuid = item.meeting_uuid or "-"
         try:
             _row_id, status = get_intake(self.app).submit(item)
@@ -186,7 +187,7 @@ class ZoomFront:
             # traceback each (9 MB in 7 s) halved what the server could answer.
             log.warning("event %s not stored: %s", _loggable(item.event), exc)
             message = "event could not be stored; retry later"
-            return 503, _error(503, "unavailable", message), item.event, uuid, "503"
+            return 503, _error("unavailable", message), item.event, uuid, "503"
         return 200, {"status": status}, item.event, uuid, status
 
     def _url_validation(self, secret: str, data: dict[str, Any]) -> Answer:
@@ -195,7 +196,7 @@ class ZoomFront:
         plain = payload.get("plainToken") if isinstance(payload, dict) else None
         if not _is_token(plain):
             message = "payload.plainToken is missing or malformed"
-            return 400, _error(400, "bad_request", message), URL_VALIDATION, "-", "400"
+            return 400, _error("bad_request", message), URL_VALIDATION, "-", "400"
         self.app.extensions["attendance.state"]["last_validation_at"] = utcnow()
         answer = {
             "plainToken": plain,
@@ -220,19 +221,6 @@ def _is_token(plain: object) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _static_headers() -> list[tuple[str, str]]:
-    """The hardening headers every answer of the app carries (``register_security_headers``)."""
-    from attendance.app_setup import CONTENT_SECURITY_POLICY
-
-    return [
-        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "same-origin"),
-        ("X-Frame-Options", "DENY"),
-        ("Cache-Control", "no-store"),
-    ]
 
 
 def install(app: Flask) -> None:
