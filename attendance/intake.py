@@ -91,7 +91,6 @@ class IntakeState:
     worker: str  # "ok" | "down" | "inline"
     waiting: int
     accepting: bool
-    last_write_error: str | None
     restarts: int
 
 
@@ -196,7 +195,7 @@ class Intake:
     def state(self) -> IntakeState:
         """The intake as health reports it; probes a write when the last one failed."""
         if self.mode != "background":
-            return IntakeState("inline", "inline", "inline", 0, True, None, 0)
+            return IntakeState("inline", "inline", "inline", 0, True, 0)
         if self._started and self._write_error is not None:
             self._probe()
         waiting = self._queue.qsize() if self._queue is not None else 0
@@ -218,7 +217,6 @@ class Intake:
             worker,
             waiting,
             accepting,
-            self._write_error,
             self._restarts,
         )
 

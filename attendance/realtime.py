@@ -34,6 +34,7 @@ from attendance.core.policy import joined_late
 from attendance.extensions import db, socketio
 from attendance.intake import get_intake
 from attendance.jsonbody import MAX_DEPTH, depth_exceeds
+from attendance.message_queue import state_of as message_queue_state  # noqa: F401 - public here too
 from attendance.models import EventStatus, Instructor, Meeting, Participant
 from attendance.models.types import iso, utcnow
 from attendance.services import dispatch
@@ -188,38 +189,6 @@ def init_realtime(app: Flask) -> None:
         app.extensions["attendance.queue"] = queue
     access.watch()
     signals.access_changed.connect(_access_changed)
-
-
-def message_queue_state(app: Flask) -> str:
-    """The message queue as health reports it, from memory (no ping per call).
-
-    ``disabled``: no ``REDIS_URL``; emits reach this process's clients only.
-    ``ok``: the listener is subscribed to Redis and the last emit was published
-    (or nothing has been published yet).
-    ``degraded``: the listener lost Redis and has not resubscribed yet, or the
-    last emit could not be published (it was dropped). Webhooks are still stored
-    and applied; only live updates between processes are missing, and dashboards
-    are told to reload (``resync``) once the queue works again.
-
-    The listener starts with the first client; if none has connected yet, the
-    first call starts it and waits (at most FIRST_ATTEMPT_SECONDS) for its first
-    attempt to subscribe, so that the answer is known rather than assumed.
-    """
-    queue = app.extensions.get("attendance.queue")
-    if queue is None:
-        return "disabled"
-    server = queue.server
-    if not server.manager_initialized and server.manager is queue:
-        server.manager_initialized = True
-        queue.initialize()
-    deadline = time.monotonic() + FIRST_ATTEMPT_SECONDS
-    while not queue.attempted and time.monotonic() < deadline:
-        server.sleep(0.02)
-    return queue.state
-
-
-#: How long health waits for the listener's first attempt to reach Redis.
-FIRST_ATTEMPT_SECONDS = 1.5
 
 
 # -- connections -------------------------------------------------------------

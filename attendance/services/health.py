@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from attendance import __version__
+from attendance import __version__, message_queue
 from attendance.database import WRITE_OPTION, bound_statement_time
 from attendance.extensions import db
 from attendance.intake import get_intake
@@ -95,14 +95,8 @@ def _probe_once() -> _Probe:
             lines[0] if lines else "",
         )
         return _Probe(ok=False)
-    return _Probe(
-        True, _aware(last), int(failed or 0), int(unapplied or 0), _aware(oldest)
-    )
-
-
-def _aware(value: Any) -> datetime | None:
-    """The UTC type's answer in core queries can come back naive (SQLite): make it aware."""
-    return WebhookEvent.__table__.c.received_at.type.process_result_value(value, None)
+    # The columns' UTC type makes both aware, on SQLite too.
+    return _Probe(True, last, int(failed or 0), int(unapplied or 0), oldest)
 
 
 class _Cached:
@@ -126,33 +120,6 @@ class _Cached:
             return self.value
 
 
-def _message_queue(app: Flask) -> str:
-    """``ok`` | ``degraded`` | ``disabled``, from the Socket.IO layer's own view of Redis."""
-    from attendance import realtime
-
-    state = getattr(realtime, "message_queue_state", None)
-    if state is not None:
-        return state(app)
-    return _ping_redis(app)
-
-
-def _ping_redis(app: Flask) -> str:
-    url = app.config.get("REDIS_URL")
-    if not url:
-        return "disabled"
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except redis.RedisError:
-        return "degraded"
-    return "ok"
-
-
 def _scheduler(app: Flask) -> str:
     scheduler = app.extensions.get("attendance.scheduler")
     return "running" if scheduler is not None and scheduler.running else "disabled"
@@ -172,7 +139,7 @@ def health_report(app: Flask) -> tuple[dict[str, Any], int]:
     accepting = probe.ok and intake.accepting
     checks = {
         "database": "ok" if probe.ok else "unavailable",
-        "message_queue": _message_queue(app),
+        "message_queue": message_queue.state_of(app),
         "scheduler": _scheduler(app),
         "intake": "ok" if intake.accepting else "degraded",
     }
