@@ -7,6 +7,7 @@ it is the only process, else ``flask --app app scheduler``; never under tests.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -77,38 +78,25 @@ def purge_old_events(app: Flask) -> int:
 
 
 def _add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
-    scheduler.add_job(
-        apply_queued_events,
-        "interval",
-        seconds=60,
-        args=[app],
-        id="apply_queued_events",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        close_stale_meetings,
-        "interval",
-        minutes=5,
-        args=[app],
-        id="close_stale_meetings",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
+    _every(scheduler, app, apply_queued_events, seconds=60)
+    _every(scheduler, app, close_stale_meetings, minutes=5)
     if app.config["EVENT_RETENTION_DAYS"] > 0:
         # Hourly: each run deletes about an hour of events, in small batches.
-        scheduler.add_job(
-            purge_old_events,
-            "interval",
-            hours=1,
-            args=[app],
-            id="purge_old_events",
-            max_instances=1,
-            coalesce=True,
-            replace_existing=True,
-        )
+        _every(scheduler, app, purge_old_events, hours=1)
+
+
+def _every(scheduler: BaseScheduler, app: Flask, job: Any, **interval: int) -> None:
+    """Run ``job(app)`` at this interval, never two at once, missed runs coalesced."""
+    scheduler.add_job(
+        job,
+        "interval",
+        args=[app],
+        id=job.__name__,
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+        **interval,
+    )
 
 
 def start_background_scheduler(app: Flask) -> BackgroundScheduler:

@@ -48,9 +48,7 @@ def _id(app, email):
         )
 
 
-def test_socket_access_revoked_token_ends_the_connection(app, client, people):
-    sock = _socket(app, people["ada"])
-    assert _join(sock)["ok"] is True
+def _revoke_adas_token(app, client, people) -> None:
     with app.app_context():
         (token_id,) = db.session.scalars(
             db.select(ApiToken.id)
@@ -59,6 +57,12 @@ def test_socket_access_revoked_token_ends_the_connection(app, client, people):
         )
     answer = client.delete(f"/api/v1/tokens/{token_id}", headers=_auth(people["ada"]))
     assert answer.status_code == 204
+
+
+def test_socket_access_revoked_token_ends_the_connection(app, client, people):
+    sock = _socket(app, people["ada"])
+    assert _join(sock)["ok"] is True
+    _revoke_adas_token(app, client, people)
     assert not sock.is_connected()
 
 
@@ -255,14 +259,7 @@ def test_socket_access_bearer_header_socket_ends_when_its_token_is_revoked(
     sock = socketio.test_client(app, headers=_auth(people["ada"]))
     assert sock.is_connected()
     assert _join(sock)["ok"] is True
-    with app.app_context():
-        (token_id,) = db.session.scalars(
-            db.select(ApiToken.id)
-            .join(Instructor)
-            .where(Instructor.email == "ada@uni.edu")
-        )
-    answer = client.delete(f"/api/v1/tokens/{token_id}", headers=_auth(people["ada"]))
-    assert answer.status_code == 204
+    _revoke_adas_token(app, client, people)
     assert not sock.is_connected()
 
 
