@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -38,6 +39,20 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    """Read a finite number setting, failing loudly on garbage (``nan``, ``inf`` included)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
+    return value
 
 
 def webhook_secrets(raw: str | None) -> tuple[str, ...]:
@@ -116,8 +131,8 @@ def load_config() -> dict[str, Any]:
         "WEBHOOK_PROCESSING": os.environ.get("WEBHOOK_PROCESSING", "background"),
         #: How long a webhook request waits for its row to be committed before a
         #: 503: well inside Zoom's 3 s, so Zoom hears "retry" rather than nothing.
-        "WEBHOOK_STORE_TIMEOUT_SECONDS": float(
-            os.environ.get("WEBHOOK_STORE_TIMEOUT_SECONDS", "1.5")
+        "WEBHOOK_STORE_TIMEOUT_SECONDS": env_float(
+            "WEBHOOK_STORE_TIMEOUT_SECONDS", 1.5
         ),
         #: SQLite ``synchronous``: NORMAL (default; a power loss can lose the last
         #: commits, a process crash cannot) or FULL (fsync on every commit).
@@ -139,9 +154,7 @@ def load_config() -> dict[str, Any]:
         #: eventlet's limit on one read or write of a client socket: a half-sent
         #: request or a body that never comes is dropped after it (None: forever).
         #: Upgraded websockets get Engine.IO's own (ping interval + timeout, 45 s).
-        "HTTP_SOCKET_TIMEOUT_SECONDS": float(
-            os.environ.get("HTTP_SOCKET_TIMEOUT_SECONDS") or "10"
-        ),
+        "HTTP_SOCKET_TIMEOUT_SECONDS": env_float("HTTP_SOCKET_TIMEOUT_SECONDS", 10.0),
         #: Connections served at once (websockets included); more wait to be accepted.
         "HTTP_MAX_CONNECTIONS": env_int("HTTP_MAX_CONNECTIONS", 1000),
         #: Origins allowed to open Socket.IO connections, comma-separated; unset:
@@ -192,6 +205,9 @@ def finalize(config: dict[str, Any]) -> None:
         raise ConfigError(
             f"EVENT_RETENTION_DAYS must be 0 (keep forever) to {MAX_RETENTION_DAYS}"
         )
+    if not 0 < config["WEBHOOK_STORE_TIMEOUT_SECONDS"] < 3:
+        # Zoom waits 3 s for an answer (ZOOM.md §2): a 503 after that is no answer.
+        raise ConfigError("WEBHOOK_STORE_TIMEOUT_SECONDS must be above 0 and below 3")
     if not config["HTTP_SOCKET_TIMEOUT_SECONDS"] > 0:
         raise ConfigError("HTTP_SOCKET_TIMEOUT_SECONDS must be positive")
     if config["HTTP_MAX_CONNECTIONS"] < 1:

@@ -85,6 +85,13 @@ def test_production_requires_secret_key_and_secures_cookies(monkeypatch):
         ("PORT", "eighty"),
         ("WEBHOOK_MAX_SKEW_SECONDS", "0"),
         ("WEBHOOK_PROCESSING", "later"),
+        ("WEBHOOK_STORE_TIMEOUT_SECONDS", "soon"),
+        ("WEBHOOK_STORE_TIMEOUT_SECONDS", "nan"),
+        ("WEBHOOK_STORE_TIMEOUT_SECONDS", "-1"),
+        ("WEBHOOK_STORE_TIMEOUT_SECONDS", "3"),  # Zoom's whole deadline
+        ("HTTP_SOCKET_TIMEOUT_SECONDS", "inf"),
+        ("HTTP_SOCKET_TIMEOUT_SECONDS", "0"),
+        ("SQLITE_SYNCHRONOUS", "OFF"),
     ],
 )
 def test_bad_settings_fail_at_start(monkeypatch, key, value):
