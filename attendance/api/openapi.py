@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import request
+from flask_login import current_user
 from pydantic import BaseModel, RootModel, ValidationError
 from spectree import Response, SpecTree
 from spectree.utils import get_multidict_items
 
 from attendance import __version__
 from attendance.api.schemas import MAX_ID, Error
+from attendance.auth import api_login_required
 from attendance.errors import MalformedJSON
 from attendance.jsonbody import loads
 
@@ -151,6 +153,8 @@ def endpoint(
     (``admin``), 400 (a body) and the validation status ``bad_request``. ``csv``:
     the 200 answer is a CSV file (description, example). ``csv_body``: the route
     also takes ``text/csv`` (its OpenAPI media type); it validates its JSON itself.
+    ``admin``: the route is for admins, enforced here (401, then 403) as documented,
+    so the document and the check cannot disagree.
     """
     status, model, description = (*((ok,) if isinstance(ok, int) else ok), None, None)[
         :3
@@ -202,9 +206,20 @@ def endpoint(
                 return view(*args, **kwargs)
             return validated(*args, **kwargs)
 
-        return wrapped
+        # Checked before the body, as the OpenAPI answer list says (401, 403).
+        return api_login_required(_admin_only(wrapped)) if admin else wrapped
 
     return decorate
+
+
+def _admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            raise ApiError(403, "forbidden", "only an administrator may do this")
+        return view(*args, **kwargs)
+
+    return checked
 
 
 @functools.cache
