@@ -14,7 +14,7 @@ from attendance.database import begin_write
 from attendance.errors import NotFound, ValidationFailed
 from attendance.extensions import db
 from attendance.services import dispatch
-from attendance.simulator_cli import simulate_command
+from attendance.simulator.cli import simulate_command
 
 events_cli = AppGroup("events", help="Inspect and replay stored webhook events.")
 attendance_cli = AppGroup("attendance", help="Generate meetings' attendance.")

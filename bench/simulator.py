@@ -36,8 +36,8 @@ SECRET = "bench-simulator-secret"
 
 def _deliver(base_url: str, path: str, payloads, concurrency: int, processes: int):
     """Deliver ``payloads`` with the simulator and return (report, seconds)."""
-    from attendance.simulator import deliver_parallel
-    from attendance.simulator_cli import _Transport
+    from attendance.simulator.cli import _Transport
+    from attendance.simulator.scenario import deliver_parallel
 
     def transport():
         t = _Transport(base_url, pool_size=concurrency)
@@ -58,7 +58,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
 
-    from attendance.simulator import SimulationOptions, build_class
+    from attendance.simulator.scenario import SimulationOptions, build_class
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-simulator-"))
     url = f"sqlite:///{tmp / 'sim.db'}"

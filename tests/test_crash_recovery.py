@@ -95,7 +95,7 @@ def start(server_factory) -> Iterator[Callable[..., ServerProcess]]:
 
 def _class_events() -> tuple[Any, list[bytes]]:
     """A simulated class (ended two hours ago) and its webhook bodies, in order."""
-    from attendance.simulator import SimulationOptions, build_class
+    from attendance.simulator.scenario import SimulationOptions, build_class
 
     sim = build_class(
         SimulationOptions(

@@ -20,7 +20,8 @@ from attendance.core.sightings import fold
 from attendance.extensions import db
 from attendance.models import Course, CourseMeetingNumber, WebhookEvent
 from attendance.models import Student as StudentRow
-from attendance.simulator import (
+from attendance.simulator.cli import simulate_command
+from attendance.simulator.scenario import (
     SimulatedClass,
     SimulationOptions,
     build_class,
@@ -28,7 +29,6 @@ from attendance.simulator import (
     encode,
     expected_result,
 )
-from attendance.simulator_cli import simulate_command
 from attendance.zoom import signature
 from attendance.zoom.events import parse_event
 from attendance.zoom.sightings import sighting
@@ -661,7 +661,7 @@ class _ClientTransport:
 
 
 def test_cli_creates_the_course_imports_and_delivers(app, runner, monkeypatch) -> None:
-    from attendance import simulator_cli
+    from attendance.simulator import cli as simulator_cli
 
     transport = _ClientTransport(app.test_client())
     monkeypatch.setattr(simulator_cli, "_open_transport", lambda url, size: transport)
@@ -697,7 +697,7 @@ def test_cli_creates_the_course_imports_and_delivers(app, runner, monkeypatch) -
 
 
 def test_cli_creates_a_demo_course_by_default(app, runner, monkeypatch) -> None:
-    from attendance import simulator_cli
+    from attendance.simulator import cli as simulator_cli
 
     transport = _ClientTransport(app.test_client())
     monkeypatch.setattr(simulator_cli, "_open_transport", lambda url, size: transport)
@@ -753,7 +753,7 @@ class _CountingTransport:
 
 
 def test_deliver_parallel_splits_across_processes_and_sums_reports(tmp_path):
-    from attendance.simulator import deliver_parallel
+    from attendance.simulator.scenario import deliver_parallel
 
     sim = _small_class()
     sink = tmp_path / "bodies"
@@ -776,7 +776,7 @@ def test_deliver_parallel_splits_across_processes_and_sums_reports(tmp_path):
 
 
 def test_deliver_unpaced_raises_the_first_send_error():
-    from attendance.simulator import deliver
+    from attendance.simulator.scenario import deliver
 
     sim = _small_class()
 

@@ -23,7 +23,7 @@ from attendance.extensions import db
 from attendance.models import Course
 from attendance.services.courses import find_course, set_meeting_numbers
 from attendance.services.roster import import_rows
-from attendance.simulator import (
+from attendance.simulator.scenario import (
     DeliveryReport,
     SimulatedClass,
     SimulationOptions,
