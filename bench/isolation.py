@@ -274,7 +274,8 @@ def _guest_events(sim: Any, names: Sequence[str]) -> list[dict[str, Any]]:
 
 def seed(port: int) -> tuple[Api, int, int, int]:
     """The course and its ended meeting; (api, course id, meeting id, guests)."""
-    from attendance.simulator.scenario import SimulationOptions, build_class, deliver
+    from attendance.simulator.delivery import deliver
+    from attendance.simulator.scenario import SimulationOptions, build_class
 
     rng = random.Random(10)  # noqa: S311 - reproducible data, not security
     api = Api(port)

@@ -207,7 +207,7 @@ class PythonClients:
 
 
 def _post(conn: Any, body: bytes) -> int:
-    from attendance.simulator.scenario import signed_headers
+    from attendance.simulator.payloads import signed_headers
 
     headers = {**signed_headers(body, SECRET), "Content-Type": "application/json"}
     conn.request("POST", "/api/zoom/webhook", body=body, headers=headers)
@@ -259,7 +259,8 @@ def main() -> int:
 
     import requests
 
-    from attendance.simulator.scenario import SimulationOptions, build_class, encode
+    from attendance.simulator.payloads import encode
+    from attendance.simulator.scenario import SimulationOptions, build_class
 
     sim = build_class(
         SimulationOptions(

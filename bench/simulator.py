@@ -36,11 +36,11 @@ SECRET = "bench-simulator-secret"
 
 def _deliver(base_url: str, path: str, payloads, concurrency: int, processes: int):
     """Deliver ``payloads`` with the simulator and return (report, seconds)."""
-    from attendance.simulator.cli import _Transport
-    from attendance.simulator.scenario import deliver_parallel
+    from attendance.simulator.delivery import deliver_parallel
+    from attendance.simulator.transport import HttpTransport
 
     def transport():
-        t = _Transport(base_url, pool_size=concurrency)
+        t = HttpTransport(base_url, pool_size=concurrency)
         t.path = path
         return t
 

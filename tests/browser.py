@@ -383,7 +383,7 @@ class Api:
 
 def send_webhook(server: ServerProcess, payload: Mapping[str, Any]) -> int:
     """Sign and POST one Zoom webhook; return the HTTP status."""
-    from attendance.simulator.scenario import encode, signed_headers
+    from attendance.simulator.payloads import encode, signed_headers
 
     body = encode(payload)
     response = requests.post(
@@ -397,7 +397,7 @@ def send_webhook(server: ServerProcess, payload: Mapping[str, Any]) -> int:
 
 def deliver(server: ServerProcess, payloads: list[dict[str, Any]]) -> None:
     """Deliver webhooks with the project's simulator (signed, retried like Zoom)."""
-    from attendance.simulator.scenario import deliver as simulate
+    from attendance.simulator.delivery import deliver as simulate
 
     with requests.Session() as http:
 

@@ -333,11 +333,8 @@ def test_simulated_class_in_any_order_matches_contract_to_the_second(app, zoom, 
     the route, stores exactly what CONTRACT §5 computes from the clean event list."""
     from attendance.services.courses import set_meeting_numbers
     from attendance.services.roster import import_rows
-    from attendance.simulator.scenario import (
-        SimulationOptions,
-        build_class,
-        expected_result,
-    )
+    from attendance.simulator.expected import expected_result
+    from attendance.simulator.scenario import SimulationOptions, build_class
 
     sim = build_class(
         SimulationOptions(

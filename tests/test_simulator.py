@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from attendance.core.model import Policy, Status, Student
+from attendance.core.model import Policy, Student
 from attendance.core.sightings import fold
+from attendance.core.status import Status
 from attendance.extensions import db
 from attendance.models import Course, CourseMeetingNumber, WebhookEvent
 from attendance.models import Student as StudentRow

@@ -26,6 +26,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from attendance.core.status import STATUSES
+
 #: Integer primary keys (``Integer``: int4 on PostgreSQL).
 MAX_ID = 2**31 - 1
 #: Zoom meeting numbers are stored as ``BigInteger`` (int8).
@@ -40,7 +42,6 @@ SPACE = (
 )
 #: Something besides whitespace and no NUL.
 NOT_BLANK = f"^[^\\x00]*[^\\x00{SPACE}][^\\x00]*$"
-STATUSES = ("Present", "Late", "Left Early", "Absent", "Excused")
 
 
 def _whole(value: Any) -> Any:
@@ -62,7 +63,8 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 StrictId = whole(1, MAX_ID)
 Minutes = whole(0, 600)
 Percent = Annotated[StrictFloat, Field(ge=0, le=100, allow_inf_nan=False)]
-Status = Literal["Present", "Late", "Left Early", "Absent", "Excused"]
+#: An attendance status, as its word (a Literal: the document lists the words).
+Status = Literal[tuple(s.value for s in STATUSES)]
 
 
 def text(

@@ -22,11 +22,11 @@ from attendance.core.model import (
     Policy,
     Presence,
     Record,
-    Status,
     Student,
 )
 from attendance.core.policy import attended_percent, status_for
 from attendance.core.sessions import ConnState, sweep
+from attendance.core.status import Status
 
 _NEVER = datetime.min.replace(tzinfo=UTC)  # sorts "no time" consistently
 _SECOND = timedelta(seconds=1)

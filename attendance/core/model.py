@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from attendance.core.status import Status
+
 
 class Kind(enum.StrEnum):
     """What happened to one connection (Zoom's participant events, by meaning)."""
@@ -148,16 +150,6 @@ class Presence(enum.StrEnum):
     IN_MEETING = "in_meeting"
     IN_WAITING_ROOM = "in_waiting_room"
     LEFT = "left"
-
-
-class Status(enum.StrEnum):
-    """Attendance statuses (CONTRACT §5.5); EXCUSED only ever comes from an override."""
-
-    PRESENT = "Present"
-    LATE = "Late"
-    LEFT_EARLY = "Left Early"
-    ABSENT = "Absent"
-    EXCUSED = "Excused"
 
 
 @dataclass(frozen=True, slots=True)

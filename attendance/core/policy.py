@@ -6,7 +6,8 @@ import math
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from attendance.core.model import Policy, Status
+from attendance.core.model import Policy
+from attendance.core.status import Status
 
 _MICROSECOND = timedelta(microseconds=1)
 

@@ -18,33 +18,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, join, select
 
+from attendance.core.status import ATTENDED, COUNT_KEYS, Status
 from attendance.extensions import db
 from attendance.models import AttendanceRecord, Course, Meeting, Student
 from attendance.models.meeting import MeetingStatus
 from attendance.services.pacing import paced
 from attendance.services.reports import csv_cell, minutes
 
-#: Statuses that count as attending (Excused counts neither way).
-ATTENDED = frozenset({"Present", "Late", "Left Early"})
-#: The counters of a summary, keyed by the status they count.
-_COUNTERS = {
-    "Present": "present",
-    "Late": "late",
-    "Left Early": "left_early",
-    "Absent": "absent",
-    "Excused": "excused",
-}
 SUMMARY_COLUMNS = (
     "student_id",
     "last_name",
     "first_name",
     "email",
     "meetings",
-    "present",
-    "late",
-    "left_early",
-    "absent",
-    "excused",
+    *COUNT_KEYS.values(),
     "attended_minutes",
     "attendance_rate",
     "last_attended",
@@ -64,7 +51,7 @@ class Summary:
     first_name: str
     last_name: str
     email: str
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     attended_seconds: int = 0
     last_attended: date | None = None
     #: meeting id -> effective status (filled for the wide layout only).
@@ -77,7 +64,7 @@ class Summary:
     @property
     def attendance_rate(self) -> float | None:
         """Percent of the meetings that count (all but Excused) attended, one decimal."""
-        counted = self.meetings - self.counts["Excused"]
+        counted = self.meetings - self.counts[Status.EXCUSED]
         if counted <= 0:
             return None
         attended = sum(self.counts[s] for s in ATTENDED)
@@ -91,7 +78,7 @@ class Summary:
             "last_name": self.last_name,
             "email": self.email,
             "meetings": self.meetings,
-            **{key: self.counts[status] for status, key in _COUNTERS.items()},
+            **{key: self.counts[status] for status, key in COUNT_KEYS.items()},
             "attended_seconds": self.attended_seconds,
             "attended_minutes": float(minutes(self.attended_seconds)),
             "attendance_rate": self.attendance_rate,

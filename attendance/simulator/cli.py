@@ -1,18 +1,14 @@
 """``flask --app app simulate``: play a simulated Zoom class against a running server.
 
-Thin on purpose: the class comes from ``attendance.simulator``; the course and
-roster go through the services; the webhooks go over real HTTP, signed, so the
-server under test cannot tell them from Zoom's.
+Thin on purpose: the class comes from ``scenario``; the course and roster go
+through the services; the webhooks go over real HTTP (``transport``), signed, so
+the server under test cannot tell them from Zoom's.
 """
 
 from __future__ import annotations
 
 import http.client
-import json
-import threading
 import time
-import urllib.parse
-from typing import Any
 
 import click
 from flask import current_app
@@ -23,110 +19,20 @@ from attendance.extensions import db
 from attendance.models import Course
 from attendance.services.courses import find_course, set_meeting_numbers
 from attendance.services.roster import import_rows
-from attendance.simulator.scenario import (
-    DeliveryReport,
-    SimulatedClass,
-    SimulationOptions,
-    build_class,
-    deliver,
-    deliver_parallel,
-)
-
-#: Where the webhook route and the readiness check live (CONTRACT §2).
-WEBHOOK_PATH = "/api/zoom/webhook"
-HEALTH_PATH = "/api/zoom/health"
+from attendance.simulator.delivery import DeliveryReport, deliver, deliver_parallel
+from attendance.simulator.scenario import SimulatedClass, SimulationOptions, build_class
+from attendance.simulator.transport import HttpTransport
 
 
-class _Transport:
-    """POSTs webhooks over one keep-alive ``http.client`` connection per thread.
+def _open_transport(base_url: str, pool_size: int) -> HttpTransport:
+    """The HTTP transport (a seam: tests swap in one that calls the test client).
 
-    The standard library's client, not ``requests`` or urllib3: this is a load
-    source sharing the machine with the server, and their per-call machinery cost
-    0.5-1 ms of CPU per webhook here (delivery capped near 600 and 1,400/s) against
-    ~0.2 ms for a bare connection. A reused connection the server has closed is
-    reopened and the request sent again once (nothing reached the server); any
-    other failure is raised: HTTP answers are ``deliver()``'s business, as Zoom's
-    retries are.
+    :raises click.BadParameter: when ``--url`` is not an http(s) URL.
     """
-
-    def __init__(self, base_url: str, *, pool_size: int, timeout: float = 10.0) -> None:
-        parsed = urllib.parse.urlsplit(base_url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise click.BadParameter(
-                f"{base_url!r} is not an http(s) URL", param_hint="--url"
-            )
-        self.base_url = base_url.rstrip("/")
-        self._scheme, self._host, self._port = (
-            parsed.scheme,
-            parsed.hostname,
-            parsed.port,
-        )
-        self._prefix = parsed.path.rstrip("/")
-        #: Where webhooks go (the benchmark points it at its floor route).
-        self.path = WEBHOOK_PATH
-        self.timeout = timeout
-        self._local = threading.local()
-        self._all: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-
-    def _connection(self, fresh: bool = False) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and not fresh:
-            return conn
-        if conn is not None:
-            conn.close()
-        cls = (
-            http.client.HTTPSConnection
-            if self._scheme == "https"
-            else http.client.HTTPConnection
-        )
-        conn = cls(self._host, self._port, timeout=self.timeout)
-        self._local.conn = conn
-        with self._lock:
-            self._all.append(conn)
-        return conn
-
-    def _request(
-        self, method: str, path: str, body: bytes | None, headers: dict
-    ) -> tuple[int, bytes]:
-        reused = getattr(self._local, "conn", None) is not None
-        conn = self._connection()
-        try:
-            conn.request(method, self._prefix + path, body=body, headers=headers)
-            response = conn.getresponse()
-        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
-            if not reused:
-                raise
-            conn = self._connection(fresh=True)  # a stale keep-alive connection
-            conn.request(method, self._prefix + path, body=body, headers=headers)
-            response = conn.getresponse()
-        return response.status, response.read()
-
-    def check(self) -> None:
-        """Reach the server once (any HTTP answer will do).
-
-        :raises OSError: when nothing answers.
-        """
-        self._request("GET", HEALTH_PATH, None, {})
-
-    def send(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-        status, data = self._request("POST", self.path, body, headers)
-        try:
-            answer = json.loads(data)
-        except ValueError:
-            answer = None
-        return status, answer
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-
-
-def _open_transport(base_url: str, pool_size: int) -> _Transport:
-    """The HTTP transport (a seam: tests swap in one that calls the test client)."""
-    return _Transport(base_url, pool_size=pool_size)
+    try:
+        return HttpTransport(base_url, pool_size=pool_size)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--url") from exc
 
 
 def _default_url() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_login import current_user, login_required
 
+from attendance.core.status import STATUSES
 from attendance.extensions import db
 from attendance.models import Course
 from attendance.services.courses import visible_courses
@@ -50,7 +51,7 @@ def meeting(meeting_id: int):
     course = db.session.get(Course, meeting.course_id)
     records, guests = attendance(meeting)
     status = request.args.get("status", "")
-    status = status if status in queries.STATUSES else ""
+    status = status if status in STATUSES else ""
     rows = queries.page_of(
         [r for r in records if r["status"] == status] if status else records,
         int_arg("page") or 1,
@@ -79,7 +80,7 @@ def meeting(meeting_id: int):
         counts=queries.status_counts(records),
         suggestions=suggestions,
         students=students,
-        statuses=queries.STATUSES,
+        statuses=STATUSES,
         timeline=queries.timeline(meeting, records),
         ended=meeting.effective_end is not None,
     )

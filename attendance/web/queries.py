@@ -13,6 +13,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from attendance.core.compute import compute_meeting
+from attendance.core.status import ATTENDED, STATUSES, Status
 from attendance.extensions import db
 from attendance.models import (
     AttendanceRecord,
@@ -26,17 +27,14 @@ from attendance.models import (
 )
 from attendance.models.meeting import MeetingStatus
 from attendance.models.types import to_micros, utcnow
-from attendance.services.attendance import MANUAL_STATUSES, load_inputs
+from attendance.services.attendance import load_inputs
 from attendance.services.course_report import (
-    ATTENDED,
     course_zone,
     ended_meetings,
     meeting_labels,
 )
 from attendance.services.pacing import offload, paced
 
-#: Statuses in the order the pages list them.
-STATUSES = MANUAL_STATUSES
 #: Rows of a page of the event log or the meetings list.
 PER_PAGE = 50
 #: The timeline draws at most this many people (a lecture hall is still readable).
@@ -53,7 +51,7 @@ _LIVE_FIRST = (
 
 def attendance_rate(counts: Mapping[str, int]) -> float | None:
     """Percent of counted records (all but Excused) that attended, one decimal."""
-    counted = sum(counts.values()) - counts.get("Excused", 0)
+    counted = sum(counts.values()) - counts.get(Status.EXCUSED, 0)
     if counted <= 0:
         return None
     attended = sum(counts.get(s, 0) for s in ATTENDED)
@@ -324,7 +322,7 @@ def _timeline(meeting: Meeting, records: Sequence[Mapping[str, Any]]) -> dict[st
         if person.is_host:
             group, label = "Host", person.name or "Host"
         elif person.student_pk is not None:
-            group = status.get(person.student_pk, "Present")
+            group = status.get(person.student_pk, Status.PRESENT)
             label = names.get(person.student_pk) or person.name
         else:
             group, label = "Guest", person.name

@@ -22,9 +22,9 @@ from attendance.core.model import (
     Policy,
     Presence,
     Record,
-    Status,
     Student,
 )
+from attendance.core.status import Status
 from tests.core.builders import conn, ev, stay, student, t
 
 ANA = student(1, "Ana", "Díaz", "ana@uni.edu")

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from attendance.core.model import Policy, Status
+from attendance.core.model import Policy
 from attendance.core.policy import attended_percent, status_for
+from attendance.core.status import Status
 from tests.core.builders import t
 
 
