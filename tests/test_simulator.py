@@ -22,14 +22,10 @@ from attendance.extensions import db
 from attendance.models import Course, CourseMeetingNumber, WebhookEvent
 from attendance.models import Student as StudentRow
 from attendance.simulator.cli import simulate_command
-from attendance.simulator.scenario import (
-    SimulatedClass,
-    SimulationOptions,
-    build_class,
-    deliver,
-    encode,
-    expected_result,
-)
+from attendance.simulator.delivery import deliver
+from attendance.simulator.expected import expected_result
+from attendance.simulator.payloads import encode
+from attendance.simulator.scenario import SimulatedClass, SimulationOptions, build_class
 from attendance.zoom import signature
 from attendance.zoom.events import parse_event
 from attendance.zoom.sightings import sighting
@@ -754,7 +750,7 @@ class _CountingTransport:
 
 
 def test_deliver_parallel_splits_across_processes_and_sums_reports(tmp_path):
-    from attendance.simulator.scenario import deliver_parallel
+    from attendance.simulator.delivery import deliver_parallel
 
     sim = _small_class()
     sink = tmp_path / "bodies"
@@ -777,7 +773,7 @@ def test_deliver_parallel_splits_across_processes_and_sums_reports(tmp_path):
 
 
 def test_deliver_unpaced_raises_the_first_send_error():
-    from attendance.simulator.scenario import deliver
+    from attendance.simulator.delivery import deliver
 
     sim = _small_class()
 
