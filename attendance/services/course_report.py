@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, join, select
 
-from attendance.core.status import ATTENDED, COUNT_KEYS, Status
+from attendance.core.status import ATTENDED, COUNT_KEYS, attendance_rate
 from attendance.extensions import db
 from attendance.models import AttendanceRecord, Course, Meeting, Student
 from attendance.models.meeting import MeetingStatus
@@ -64,11 +64,7 @@ class Summary:
     @property
     def attendance_rate(self) -> float | None:
         """Percent of the meetings that count (all but Excused) attended, one decimal."""
-        counted = self.meetings - self.counts[Status.EXCUSED]
-        if counted <= 0:
-            return None
-        attended = sum(self.counts[s] for s in ATTENDED)
-        return round(100.0 * attended / counted, 1)
+        return attendance_rate(self.counts)
 
     def as_json(self) -> dict[str, Any]:
         return {

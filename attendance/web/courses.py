@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from attendance.core.status import attendance_rate
 from attendance.errors import Conflict, ValidationFailed
 from attendance.extensions import db
 from attendance.models import Course, Instructor
@@ -116,7 +117,7 @@ def _course_page(
         course=course,
         chart=chart,
         totals=totals,
-        rate=queries.attendance_rate(totals),
+        rate=attendance_rate(totals),
         summaries=list(summaries(course, only=[s.id for s in students.items])),
         students=students,
         meetings=meetings,

@@ -13,7 +13,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from attendance.core.compute import compute_meeting
-from attendance.core.status import ATTENDED, STATUSES, Status
+from attendance.core.status import STATUSES, Status, attendance_rate
 from attendance.extensions import db
 from attendance.models import (
     AttendanceRecord,
@@ -47,15 +47,6 @@ _LIVE_FIRST = (
     Meeting.start_time.desc().nulls_last(),
     Meeting.id.desc(),
 )
-
-
-def attendance_rate(counts: Mapping[str, int]) -> float | None:
-    """Percent of counted records (all but Excused) that attended, one decimal."""
-    counted = sum(counts.values()) - counts.get(Status.EXCUSED, 0)
-    if counted <= 0:
-        return None
-    attended = sum(counts.get(s, 0) for s in ATTENDED)
-    return round(100.0 * attended / counted, 1)
 
 
 @dataclass
