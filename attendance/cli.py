@@ -104,7 +104,8 @@ def purge(days: int | None) -> None:
 @click.argument("meeting")
 def recompute(meeting: str) -> None:
     """Regenerate one meeting's attendance (MEETING: its id or uuid)."""
-    from attendance.services.attendance import compute, find_meeting, generate
+    from attendance.services.generation import compute, generate
+    from attendance.services.meeting_inputs import find_meeting
 
     begin_write()
     try:
@@ -136,8 +137,8 @@ def roster_import(course: str, file: Path) -> None:
     Columns: student_id,first_name,last_name,email[,department][,aliases]
     (aliases separated by ';'). Bad rows are listed by line and skipped.
     """
-    from attendance.services.attendance import regenerate_course
     from attendance.services.courses import find_course
+    from attendance.services.generation import regenerate_course
     from attendance.services.roster import RosterFormatError, import_rows, read_csv
 
     begin_write()

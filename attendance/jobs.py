@@ -38,7 +38,7 @@ def apply_queued_events(app: Flask) -> None:
 def close_stale_meetings(app: Flask) -> int:
     """End meetings whose ``meeting.ended`` was lost, and generate their attendance."""
     from attendance.models.types import utcnow
-    from attendance.services.attendance import generate
+    from attendance.services.generation import generate
     from attendance.services.meetings import close_stale, stale_meetings
 
     closed = 0

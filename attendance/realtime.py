@@ -39,7 +39,6 @@ from attendance.models import EventStatus, Instructor, Meeting, Participant
 from attendance.models.types import iso, utcnow
 from attendance.services import dispatch
 from attendance.services.accounts import token_owner
-from attendance.services.attendance import course_policy
 from attendance.services.live import (
     Changes,
     course_of,
@@ -49,6 +48,7 @@ from attendance.services.live import (
     snapshot_for_number,
     teaches,
 )
+from attendance.services.meeting_inputs import course_policy
 from attendance.text import is_digits
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ Builds, directly in a fresh SQLite database (or ``--database-url``), a meeting o
 with about five sessions each (rejoins, a second device, a breakout room), then
 times, in the same run:
 
-1. the first generation at meeting end (``services.attendance.generate``);
+1. the first generation at meeting end (``services.generation.generate``);
 2. a late event: one more leave applied through the dispatcher, which
    regenerates the meeting (the path a Zoom retry after ``meeting.ended`` takes);
 3. the pure core alone (``core.compute.compute_meeting``), for reference.
@@ -186,8 +186,9 @@ def main() -> int:
     from attendance.extensions import db
     from attendance.models import Meeting
     from attendance.services import dispatch
-    from attendance.services.attendance import generate, load_inputs
     from attendance.services.event_log import IncomingEvent, store_events
+    from attendance.services.generation import generate
+    from attendance.services.meeting_inputs import load_inputs
 
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'engine.db'}"
     app = create_app(

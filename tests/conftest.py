@@ -95,8 +95,8 @@ def make_test_app(database_url: str, **overrides: Any):
 
 
 def _truncate(app) -> None:
-    from attendance.services.attendance import forget_rosters
     from attendance.services.meeting_cache import cache
+    from attendance.services.meeting_inputs import forget_rosters
 
     cache.clear()
     forget_rosters()

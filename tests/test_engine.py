@@ -17,7 +17,7 @@ from attendance.models import (
     ParticipantSession,
     Student,
 )
-from attendance.services.attendance import override_status
+from attendance.services.corrections import override_status
 from tests.engine_support import (
     HOST,
     NUMBER,
@@ -221,8 +221,8 @@ def test_engine_meeting_of_no_course_is_kept_and_linked_later(app, zoom):
         meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == UUID))
         assert meeting.course_id is None and meeting.status == "ended"
         assert meeting.participant_count == 4  # everyone is a guest without a roster
-        from attendance.services.attendance import regenerate_ended
         from attendance.services.courses import set_meeting_numbers
+        from attendance.services.generation import regenerate_ended
 
         course = db.session.scalar(select(Course))
         linked = set_meeting_numbers(course, [NUMBER])

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from attendance.extensions import db
 from attendance.models import Meeting, Participant, ParticipantEvent
 from attendance.models.types import to_micros
-from attendance.services.attendance import compute, generate
+from attendance.services.generation import compute, generate
 from attendance.services.meeting_cache import cache
 from tests.engine_support import (
     UUID,

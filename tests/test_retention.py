@@ -12,7 +12,8 @@ from attendance.config import ConfigError
 from attendance.extensions import db
 from attendance.models import EventStatus, Meeting, WebhookEvent
 from attendance.models.types import utcnow
-from attendance.services.attendance import find_meeting, generate
+from attendance.services.generation import generate
+from attendance.services.meeting_inputs import find_meeting
 from attendance.services.retention import cutoff, purge_events
 from tests.conftest import make_test_app
 from tests.engine_support import UUID, E, S, ended, make_course, records, session

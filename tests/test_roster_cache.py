@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from attendance.extensions import db
 from attendance.models import Course
-from attendance.services.attendance import load_roster
+from attendance.services.meeting_inputs import load_roster
 from attendance.services.roster import import_rows
 from tests.engine_support import ROSTER, make_course
 

@@ -30,11 +30,7 @@ from attendance.extensions import db
 from attendance.models import Course, Instructor, Meeting, Student
 from attendance.services import courses
 from attendance.services.accounts import authenticate, issue_token
-from attendance.services.attendance import (
-    match_participant,
-    override_status,
-    regenerate_course,
-)
+from attendance.services.corrections import match_participant, override_status
 from attendance.services.course_report import (
     course_attendance_csv,
     ended_meetings,
@@ -46,6 +42,7 @@ from attendance.services.courses import (
     visible_courses,
     visible_meeting,
 )
+from attendance.services.generation import regenerate_course
 from attendance.services.live import participant_counts
 from attendance.services.reports import attendance, attendance_csv, meeting_json
 from attendance.services.roster import RosterFormatError, import_rows, read_csv

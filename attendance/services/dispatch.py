@@ -293,7 +293,8 @@ def _announce(
 
 def _after_batch(ctx: ApplyContext) -> None:
     """Re-sweep touched connections; regenerate ended meetings the batch touched."""
-    from attendance.services.attendance import refresh_sessions, regenerate_ended
+    from attendance.services.generation import regenerate_ended
+    from attendance.services.participant_sessions import refresh_sessions
 
     refresh_sessions(ctx.sessions_dirty)
     if ctx.touched:

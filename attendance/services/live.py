@@ -27,13 +27,10 @@ from attendance.models import (
 )
 from attendance.models.meeting import MeetingStatus
 from attendance.models.types import EPOCH, from_micros, iso, utcnow
-from attendance.services.attendance import (
-    compute_persons,
-    load_connections,
-    load_roster,
-)
 from attendance.services.courses import course_for_meeting_number, visible_course
+from attendance.services.generation import compute_persons
 from attendance.services.meeting_cache import Entry, MeetingCache
+from attendance.services.meeting_inputs import load_connections, load_roster
 from attendance.services.reports import meeting_json
 
 

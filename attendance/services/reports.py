@@ -15,7 +15,7 @@ from attendance.core.policy import attended_percent
 from attendance.extensions import db
 from attendance.models import AttendanceRecord, Meeting, MeetingGuest, Student
 from attendance.models.types import iso
-from attendance.services.attendance import compute_off_loop
+from attendance.services.generation import compute_off_loop
 from attendance.services.pacing import EVERY, paced
 
 #: CONTRACT §3, in this order.

@@ -2,7 +2,7 @@
 
 Only ``processed`` and ``ignored`` events go. Their effects live on in the
 participant rows they wrote: attendance is regenerated from ``participant_events``,
-never from ``webhook_events`` (see ``services.attendance``), so deleting the raw
+never from ``webhook_events`` (see ``services.generation``), so deleting the raw
 body loses nothing a later recomputation reads. ``queued`` events are not applied
 yet and ``failed`` ones wait for an admin to replay them: both are kept whatever
 their age. A Zoom retry of a deleted event (they stop within hours) would be

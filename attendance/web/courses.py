@@ -10,8 +10,8 @@ from attendance.errors import Conflict, ValidationFailed
 from attendance.extensions import db
 from attendance.models import Course, Instructor
 from attendance.services import courses as course_service
-from attendance.services.attendance import regenerate_course
 from attendance.services.course_report import summaries
+from attendance.services.generation import regenerate_course
 from attendance.services.live import participant_counts
 from attendance.services.roster import (
     REQUIRED_COLUMNS,

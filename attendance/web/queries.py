@@ -27,12 +27,12 @@ from attendance.models import (
 )
 from attendance.models.meeting import MeetingStatus
 from attendance.models.types import to_micros, utcnow
-from attendance.services.attendance import load_inputs
 from attendance.services.course_report import (
     course_zone,
     ended_meetings,
     meeting_labels,
 )
+from attendance.services.meeting_inputs import load_inputs
 from attendance.services.pacing import offload, paced
 
 #: Rows of a page of the event log or the meetings list.

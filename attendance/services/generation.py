@@ -1,0 +1,292 @@
+"""Generating a meeting's attendance: load its facts, ``compute_meeting``, store the diff.
+
+Storing only what changed keeps a late event's regeneration cheap: it usually
+moves one person, so it writes a handful of rows, not the whole meeting.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from datetime import datetime
+
+from sqlalchemy import delete, insert, or_, select
+
+from attendance.core.compute import DerivationCache, compute_meeting
+from attendance.core.model import Connection, LinkSource, MeetingResult
+from attendance.extensions import db
+from attendance.models import AttendanceRecord, IdentityLinkRow, Meeting, MeetingGuest
+from attendance.models.types import utcnow
+from attendance.services import meeting_cache
+from attendance.services.meeting_inputs import (
+    MeetingInputs,
+    load_connections,
+    load_inputs,
+)
+from attendance.services.pacing import offload
+
+log = logging.getLogger(__name__)
+
+
+def _cached_connections(
+    meeting: Meeting, changed: tuple[int, set[int]] | None
+) -> tuple[list[Connection], DerivationCache | None]:
+    """The meeting's connections, from this process's cache where it is current.
+
+    ``changed`` is what the current batch did to the meeting: (its events_version
+    after the batch, the connections it touched). Only those are reloaded when the
+    cached copy is of the version just before; any other gap means a full load.
+    """
+    entry = meeting_cache.cache.get(meeting.id, meeting.uuid)
+    # Read now, not from the loaded row: another process may have committed since.
+    current = db.session.scalar(
+        select(Meeting.events_version).where(Meeting.id == meeting.id)
+    )
+    if entry is not None and changed is not None and entry.version == changed[0] - 1:
+        connections = dict(entry.connections)
+        for c in load_connections(meeting.id, only=changed[1]):
+            connections[c.pk] = c
+        fresh = meeting_cache.Entry(
+            meeting.uuid, changed[0], connections, entry.derivations
+        )
+    elif entry is not None and changed is None and entry.version == current:
+        fresh = entry
+    else:
+        version = current
+        loaded = {c.pk: c for c in load_connections(meeting.id)}
+        fresh = meeting_cache.Entry(meeting.uuid, version, loaded)
+    meeting_cache.stage(db.session(), meeting.id, fresh)
+    return list(fresh.connections.values()), fresh.derivations
+
+
+def _compute(
+    inputs: MeetingInputs, now: datetime, persons_only: bool = False
+) -> MeetingResult:
+    """Run the pure core with the cyclic garbage collector paused.
+
+    A large meeting allocates ~100,000 short-lived, acyclic objects (events,
+    intervals, tuples); reference counting frees them all, but their allocation
+    triggers generation-2 collections that cost a third of the computation.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return compute_meeting(
+            inputs.facts,
+            inputs.connections,
+            inputs.roster,
+            inputs.links,
+            inputs.policy,
+            now,
+            cache=inputs.derivations,
+            persons_only=persons_only,
+        )
+    finally:
+        if paused:
+            gc.enable()
+
+
+def compute(meeting: Meeting, now: datetime | None = None) -> MeetingResult:
+    """The meeting's attendance as of ``now`` (E = now while it is live); stores nothing."""
+    return _compute(load_inputs(meeting), now or utcnow())
+
+
+def compute_off_loop(meeting: Meeting, now: datetime | None = None) -> MeetingResult:
+    """``compute``, with the pure part on a native thread under eventlet.
+
+    For read paths only (a live meeting's report and CSV): a big class takes a
+    second and more, which on the loop delayed every webhook. Never inside a
+    write transaction: SQLite's lock would be held while the thread works.
+    """
+    return offload(_compute, load_inputs(meeting), now or utcnow())
+
+
+def compute_persons(
+    meeting: Meeting,
+    end: datetime,
+    derivations: DerivationCache | None = None,
+    connections: list[Connection] | None = None,
+) -> MeetingResult:
+    """Only the persons of a meeting up to ``end`` (the live room's view).
+
+    ``connections``: the meeting's connections when the caller holds them already.
+    """
+    inputs = load_inputs(meeting, connections, derivations)
+    return _compute(inputs, end, persons_only=True)
+
+
+def generate(
+    meeting: Meeting, changed: tuple[int, set[int]] | None = None
+) -> MeetingResult:
+    """Compute and store an ended meeting's attendance (flushes; the caller commits).
+
+    Manual statuses and notes are kept; everything else follows the events.
+    ``changed`` is what the current batch did to the meeting's connections (see
+    ``_cached_connections``); with it, unchanged connections come from the cache.
+    """
+    connections, derivations = _cached_connections(meeting, changed)
+    inputs = load_inputs(meeting, connections, derivations)
+    now = utcnow()
+    result = _compute(inputs, now)
+    _store_records(meeting, result, now)
+    _store_guests(meeting, result)
+    _store_learned_links(meeting, result)
+    meeting.participant_count = result.participant_count
+    meeting.attendance_generated_at = now
+    meeting.attendance_error = None
+    db.session.flush()
+    return result
+
+
+def _store_records(meeting: Meeting, result: MeetingResult, now: datetime) -> None:
+    existing = {
+        r.student_id: r
+        for r in db.session.scalars(
+            select(AttendanceRecord).where(AttendanceRecord.meeting_id == meeting.id)
+        )
+    }
+    for rec in result.records:
+        values = {
+            "status": rec.status.value,
+            "late": rec.late,
+            "left_early": rec.left_early,
+            "attended_seconds": rec.attended_seconds,
+            "attended_percent": rec.attended_percent,
+            "first_join": rec.first_join,
+            "last_leave": rec.last_leave,
+            "sessions": rec.sessions,
+            "matched_by": rec.matched_by.value if rec.matched_by else None,
+            "participant_id": rec.participant_pk,
+        }
+        row = existing.pop(rec.student_pk, None)
+        if row is None:
+            db.session.add(
+                AttendanceRecord(
+                    meeting_id=meeting.id,
+                    student_id=rec.student_pk,
+                    generated_at=now,
+                    **values,
+                )
+            )
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.generated_at = now
+    for stale in existing.values():  # students no longer on the roster
+        db.session.delete(stale)
+
+
+def _store_guests(meeting: Meeting, result: MeetingResult) -> None:
+    """Replace the meeting's guests, unless they are exactly what is stored already."""
+    columns = (
+        "participant_id",
+        "name",
+        "email",
+        "attended_seconds",
+        "first_join",
+        "last_leave",
+        "sessions",
+        "role",
+        "position",
+    )
+    wanted = [
+        (
+            g.pk,
+            g.name[:300],
+            g.email[:254],
+            g.attended_seconds,
+            g.first_join,
+            g.last_leave,
+            g.sessions,
+            "co-host" if g.role in ("co-host", "host") else "guest",
+            position,
+        )
+        for position, g in enumerate(result.guests)
+    ]
+    table = MeetingGuest.__table__
+    current = [
+        tuple(row)
+        for row in db.session.connection().execute(
+            select(*(table.c[c] for c in columns))
+            .where(table.c.meeting_id == meeting.id)
+            .order_by(table.c.position)
+        )
+    ]
+    if current == wanted:
+        return
+    db.session.execute(
+        delete(MeetingGuest).where(MeetingGuest.meeting_id == meeting.id)
+    )
+    if wanted:
+        db.session.execute(
+            insert(MeetingGuest),
+            [
+                {"meeting_id": meeting.id, **dict(zip(columns, row, strict=True))}
+                for row in wanted
+            ],
+        )
+
+
+def _store_learned_links(meeting: Meeting, result: MeetingResult) -> None:
+    if meeting.course_id is None:
+        return
+    db.session.execute(
+        delete(IdentityLinkRow).where(
+            IdentityLinkRow.meeting_id == meeting.id,
+            IdentityLinkRow.source == LinkSource.LEARNED.value,
+        )
+    )
+    learned_at = result.start or meeting.start_time
+    rows = [
+        {
+            "course_id": meeting.course_id,
+            "student_id": link.student_pk,
+            "kind": link.kind.value,
+            "value": link.value,
+            "source": LinkSource.LEARNED.value,
+            "meeting_id": meeting.id,
+            "learned_at": learned_at,
+            "created_at": utcnow(),
+        }
+        for link in result.learned_links
+    ]
+    if rows:
+        db.session.execute(insert(IdentityLinkRow), rows)
+
+
+def regenerate_ended(
+    meeting_ids: set[int], changed: dict[int, tuple[int, set[int]]] | None = None
+) -> None:
+    """After a batch: regenerate each touched meeting that has ended, isolated from the rest.
+
+    A failure is recorded on the meeting (``attendance_error``) and logged; the
+    events stay applied, and ``flask attendance recompute`` retries it.
+    """
+    for meeting_id in sorted(meeting_ids):
+        meeting = db.session.get(Meeting, meeting_id)
+        if meeting is None or meeting.effective_end is None:
+            continue
+        try:
+            with db.session.begin_nested():
+                generate(meeting, (changed or {}).get(meeting_id))
+        except Exception as exc:  # noqa: BLE001 - recorded on the meeting
+            log.exception("attendance of meeting %s failed", meeting_id)
+            meeting = db.session.get(Meeting, meeting_id)
+            if meeting is not None:
+                meeting.attendance_error = f"{type(exc).__name__}: {exc}"[:4000]
+
+
+def regenerate_course(course_id: int) -> int:
+    """Regenerate every ended meeting of a course (its roster or policy changed)."""
+    ids = set(
+        db.session.scalars(
+            select(Meeting.id).where(
+                Meeting.course_id == course_id,
+                or_(
+                    Meeting.end_time.is_not(None), Meeting.closed_stale_at.is_not(None)
+                ),
+            )
+        )
+    )
+    regenerate_ended(ids)
+    return len(ids)

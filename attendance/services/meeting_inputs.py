@@ -1,0 +1,268 @@
+"""What a meeting's attendance is computed from, read as the core's plain objects.
+
+Its connections and their events, the course's roster (kept per process while
+unchanged), identity links and policy: a few column queries, no ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from attendance.core.compute import DerivationCache
+from attendance.core.model import (
+    Connection,
+    ConnectionEvent,
+    IdentityLink,
+    Kind,
+    LinkKind,
+    LinkSource,
+    MeetingFacts,
+    Policy,
+    Student,
+)
+from attendance.errors import NotFound
+from attendance.extensions import db
+from attendance.models import (
+    Course,
+    IdentityLinkRow,
+    Meeting,
+    Participant,
+    ParticipantEvent,
+    StudentAlias,
+)
+from attendance.models import Student as StudentRow
+from attendance.models.types import EPOCH
+from attendance.text import is_digits
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingInputs:
+    """Everything ``compute_meeting`` needs for one meeting, loaded in a few queries."""
+
+    facts: MeetingFacts
+    connections: list[Connection]
+    roster: list[Student]
+    links: list[IdentityLink]
+    policy: Policy
+    #: Per-connection derivations kept from an earlier computation, if cached.
+    derivations: DerivationCache | None = None
+
+
+def load_events(condition) -> dict[int, dict]:
+    """Participant events matching ``condition``, by participant: its meeting and events."""
+    kinds = {k.value: k for k in Kind}
+    out: dict[int, dict] = {}
+    for pid, mid, kind, at_us, room, detail in db.session.connection().execute(
+        select(
+            ParticipantEvent.participant_id,
+            ParticipantEvent.meeting_id,
+            ParticipantEvent.kind,
+            ParticipantEvent.at_us,
+            ParticipantEvent.room,
+            ParticipantEvent.detail,
+        ).where(condition)
+    ):
+        entry = out.get(pid)
+        if entry is None:
+            entry = out[pid] = {"meeting_id": mid, "events": []}
+        at = EPOCH + timedelta(microseconds=at_us)
+        entry["events"].append(
+            ConnectionEvent(kinds[kind], at, room or "", detail or "")
+        )
+    return out
+
+
+def load_connections(meeting_id: int, only: set[int] | None = None) -> list[Connection]:
+    """The meeting's connections with their event sets (two queries, no ORM objects).
+
+    Executed on the session's connection, not the session: column rows need none
+    of the ORM's loading machinery, which cost more than the query here.
+    """
+    conn = db.session.connection()
+    if only is None:
+        events = load_events(ParticipantEvent.meeting_id == meeting_id)
+        which = Participant.meeting_id == meeting_id
+    else:
+        events = load_events(ParticipantEvent.participant_id.in_(sorted(only)))
+        which = Participant.id.in_(sorted(only))
+    rows = conn.execute(
+        select(
+            Participant.id,
+            Participant.user_key,
+            Participant.name,
+            Participant.email,
+            Participant.zoom_user_id,
+            Participant.registrant_id,
+            Participant.parent_key,
+        ).where(which)
+    )
+    return [
+        Connection(
+            key=key,
+            pk=pk,
+            name=name or "",
+            email=email or "",
+            zoom_user_id=zoom_user_id or "",
+            registrant_id=registrant_id or "",
+            parent_key=parent_key or "",
+            events=tuple(events.get(pk, {}).get("events", ())),
+        )
+        for pk, key, name, email, zoom_user_id, registrant_id, parent_key in rows
+    ]
+
+
+#: course id -> (its roster stamp, its students): rosters change only by import.
+_rosters: dict[int, tuple[int, list[Student]]] = {}
+_ROSTERS_KEPT = 64
+
+
+def load_roster(course_id: int | None) -> list[Student]:
+    """The course's students as the core sees them (aliases split into e-mails and names).
+
+    Kept per process while the course's ``roster_version`` stamp is unchanged (the
+    same list object, which lets the core reuse its matching index too).
+    """
+    if course_id is None:
+        return []
+    stamp = db.session.scalar(
+        select(Course.roster_version).where(Course.id == course_id)
+    )
+    cached = _rosters.get(course_id)
+    if stamp and cached is not None and cached[0] == stamp:
+        return cached[1]
+    roster = _load_roster(course_id)
+    if stamp:  # 0: no import has stamped this roster yet; nothing to key on
+        if len(_rosters) >= _ROSTERS_KEPT:
+            _rosters.clear()
+        _rosters[course_id] = (stamp, roster)
+    return roster
+
+
+def forget_rosters() -> None:
+    """Drop this process's roster cache (tests that reset the database)."""
+    _rosters.clear()
+
+
+def _load_roster(course_id: int) -> list[Student]:
+    conn = db.session.connection()
+    aliases: dict[int, list[str]] = defaultdict(list)
+    for student_pk, value in conn.execute(
+        select(StudentAlias.student_id, StudentAlias.value)
+        .join(StudentRow, StudentRow.id == StudentAlias.student_id)
+        .where(StudentRow.course_id == course_id)
+        .order_by(StudentAlias.id)
+    ):
+        aliases[student_pk].append(value)
+    rows = conn.execute(
+        select(
+            StudentRow.id,
+            StudentRow.student_id,
+            StudentRow.first_name,
+            StudentRow.last_name,
+            StudentRow.email,
+        )
+        .where(StudentRow.course_id == course_id)
+        .order_by(StudentRow.last_name, StudentRow.first_name, StudentRow.student_id)
+    )
+    return [
+        Student(
+            pk=pk,
+            student_id=student_id,
+            first_name=first or "",
+            last_name=last or "",
+            email=email or "",
+            alias_emails=tuple(a for a in aliases.get(pk, ()) if "@" in a),
+            alias_names=tuple(a for a in aliases.get(pk, ()) if "@" not in a),
+        )
+        for pk, student_id, first, last, email in rows
+    ]
+
+
+def load_links(meeting: Meeting) -> list[IdentityLink]:
+    """Manual links (remembered ones, and this meeting's own), and links learned in
+    *earlier* meetings of the course."""
+    if meeting.course_id is None:
+        return []
+    earlier = IdentityLinkRow.source == LinkSource.LEARNED.value
+    if meeting.start_time is not None:
+        earlier = earlier & (IdentityLinkRow.learned_at < meeting.start_time)
+    else:
+        earlier = earlier & (IdentityLinkRow.meeting_id != meeting.id)
+    rows = db.session.execute(
+        select(
+            IdentityLinkRow.kind,
+            IdentityLinkRow.value,
+            IdentityLinkRow.student_id,
+            IdentityLinkRow.source,
+        ).where(
+            IdentityLinkRow.course_id == meeting.course_id,
+            or_(
+                (IdentityLinkRow.source == LinkSource.MANUAL.value)
+                & (
+                    IdentityLinkRow.meeting_id.is_(None)
+                    | (IdentityLinkRow.meeting_id == meeting.id)
+                ),
+                earlier,
+            ),
+        )
+    )
+    return [
+        IdentityLink(LinkKind(k), v, sid, LinkSource(src)) for k, v, sid, src in rows
+    ]
+
+
+def course_policy(course: Course | None) -> Policy:
+    """The course's attendance policy as the core takes it (the defaults without one)."""
+    if course is None:
+        return Policy()
+    return Policy(
+        late_after_minutes=course.late_after_minutes,
+        left_early_minutes=course.left_early_minutes,
+        min_attendance_percent=course.min_attendance_percent,
+    )
+
+
+def load_inputs(
+    meeting: Meeting,
+    connections: list[Connection] | None = None,
+    derivations: DerivationCache | None = None,
+) -> MeetingInputs:
+    """Load one meeting's facts, connections, roster, links and policy.
+
+    ``connections`` and ``derivations``: what the caller holds already (a cached
+    copy, see ``meeting_cache``); the connections are loaded without them.
+    """
+    course = db.session.get(Course, meeting.course_id) if meeting.course_id else None
+    return MeetingInputs(
+        derivations=derivations,
+        facts=MeetingFacts(
+            started_at=meeting.start_time,
+            ended_at=meeting.effective_end,
+            host_id=meeting.host_id or "",
+        ),
+        connections=load_connections(meeting.id)
+        if connections is None
+        else connections,
+        roster=load_roster(meeting.course_id),
+        links=load_links(meeting),
+        policy=course_policy(course),
+    )
+
+
+def find_meeting(ref: str) -> Meeting:
+    """A meeting by id or uuid.
+
+    :raises NotFound: when there is none.
+    """
+    meeting = None
+    if is_digits(ref):
+        meeting = db.session.get(Meeting, int(ref))
+    if meeting is None:
+        meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == ref))
+    if meeting is None:
+        raise NotFound(f"no meeting {ref!r} (give its id or uuid)")
+    return meeting
