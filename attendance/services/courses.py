@@ -17,8 +17,9 @@ from attendance.models import (
     Meeting,
     course_instructors,
 )
-from attendance.services.generation import regenerate_course, regenerate_ended
+from attendance.services.attendance import regenerate_course, regenerate_ended
 from attendance.text import is_digits
+from attendance.zoom.meeting_numbers import meeting_number_digits
 
 
 def find_course(ref: str | int) -> Course:
@@ -52,10 +53,11 @@ def parse_meeting_number(value: object) -> int:
 
     :raises ValidationFailed: when it is not 9 to 11 digits.
     """
-    text = str(value).replace(" ", "").replace("-", "")
-    if not is_digits(text) or not 9 <= len(text) <= 11:
+    # Forms and the API also take the dashed form: 847-1263-9219.
+    digits = meeting_number_digits(str(value).replace("-", ""))
+    if digits is None:
         raise ValidationFailed(f"{value!r} is not a Zoom meeting number (9-11 digits)")
-    return int(text)
+    return int(digits)
 
 
 def set_meeting_numbers(course: Course, numbers: list[int]) -> list[int]:

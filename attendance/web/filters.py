@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Blueprint
 
 from attendance.text import is_digits
+from attendance.zoom.meeting_numbers import MIN_DIGITS
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -64,7 +65,7 @@ def percent(value: float | None) -> str:
 def zoom_number(value: int | str | None) -> str:
     """A meeting number grouped as Zoom shows it: ``847 1263 9219``."""
     digits = str(value or "")
-    if not is_digits(digits) or len(digits) < 9:
+    if not is_digits(digits) or len(digits) < MIN_DIGITS:
         return digits
     return f"{digits[:3]} {digits[3:-4]} {digits[-4:]}"
 

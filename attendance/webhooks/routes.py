@@ -12,7 +12,7 @@ from werkzeug.exceptions import BadRequest
 
 from attendance.auth import api_login_required
 from attendance.services.live import course_of_number, snapshot_for_number, teaches
-from attendance.text import is_digits
+from attendance.zoom.meeting_numbers import meeting_number_digits
 
 bp = Blueprint("zoom", __name__, url_prefix="/api/zoom")
 
@@ -30,8 +30,8 @@ def _bad_request(exc: BadRequest):
 @api_login_required
 def live_participants(meeting_number: str):
     """The live room's snapshot of a meeting number of the caller's courses (else 404)."""
-    number = meeting_number.replace(" ", "")
-    if not is_digits(number) or not 9 <= len(number) <= 11:
+    number = meeting_number_digits(meeting_number)
+    if number is None:
         return _error(404, "not_found", "no such meeting")
     course_id = course_of_number(int(number))
     if not teaches(current_user, course_id):
