@@ -34,10 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from flask import Flask, jsonify, request  # noqa: E402
+import time  # noqa: E402
+
+from flask import Flask, current_app, jsonify, request  # noqa: E402
 
 from attendance.errors import InvalidSignature  # noqa: E402
-from attendance.webhooks.routes import verify_request  # noqa: E402
+from attendance.zoom import signature  # noqa: E402
 
 FLOOR_PATH = "/bench/floor"
 
@@ -45,8 +47,16 @@ FLOOR_PATH = "/bench/floor"
 def floor():
     """Verify the signature over the raw body with the real route's code, answer 200."""
     body = request.get_data(cache=True)
+    config = current_app.config
     try:
-        verify_request(body)
+        signature.verify(
+            config["ZOOM_WEBHOOK_SECRETS"],
+            request.headers.get("x-zm-signature"),
+            request.headers.get("x-zm-request-timestamp"),
+            body,
+            now=time.time(),
+            max_skew=config["WEBHOOK_MAX_SKEW_SECONDS"],
+        )
     except InvalidSignature as exc:
         error = {"code": "invalid_signature", "message": str(exc)}
         return jsonify({"error": error}), 401

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import FLOOR_PATH, WEBHOOK_PATH, free_port  # noqa: E402
+from _common import FLOOR_PATH, HEALTH_PATH, WEBHOOK_PATH, free_port  # noqa: E402
 from ingest import Server  # noqa: E402
 
 SECRET = "bench-simulator-secret"
@@ -40,7 +40,7 @@ def _deliver(base_url: str, path: str, payloads, concurrency: int, processes: in
     from attendance.simulator.transport import HttpTransport
 
     def transport():
-        t = HttpTransport(base_url, pool_size=concurrency)
+        t = HttpTransport(base_url)
         t.path = path
         return t
 
@@ -105,7 +105,15 @@ def main() -> int:
         f"class   : {n} students, {len(payloads)} events, built in {built:.2f} s "
         f"({len(payloads) / built:,.0f} events/s)"
     )
-    server = Server(env, tmp / "server.log")
+    server = Server(
+        "server",
+        [sys.executable, str(ROOT / "bench" / "floor_server.py")],
+        cwd=ROOT,
+        env=env,
+        port=port,
+        ready_path=HEALTH_PATH,
+        log_path=tmp / "server.log",
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         server.start()

@@ -661,7 +661,7 @@ def test_cli_creates_the_course_imports_and_delivers(app, runner, monkeypatch) -
     from attendance.simulator import cli as simulator_cli
 
     transport = _ClientTransport(app.test_client())
-    monkeypatch.setattr(simulator_cli, "_open_transport", lambda url, size: transport)
+    monkeypatch.setattr(simulator_cli, "_open_transport", lambda url: transport)
     with app.app_context():
         course = Course(code="BIO-7", title="Biology", timezone="UTC")
         course.meeting_numbers.append(CourseMeetingNumber(zoom_meeting_id=987654321))
@@ -697,7 +697,7 @@ def test_cli_creates_a_demo_course_by_default(app, runner, monkeypatch) -> None:
     from attendance.simulator import cli as simulator_cli
 
     transport = _ClientTransport(app.test_client())
-    monkeypatch.setattr(simulator_cli, "_open_transport", lambda url, size: transport)
+    monkeypatch.setattr(simulator_cli, "_open_transport", lambda url: transport)
     args = ["--students", "5", "--speed", "0", "--concurrency", "1", "--guests", "0"]
     args += ["--late", "1", "--drop-rejoin", "1", "--two-device", "1", "--absent", "1"]
     args += ["--left-early", "0", "--no-waiting-room", "--meeting-number", "123456789"]

@@ -24,13 +24,13 @@ from attendance.simulator.scenario import SimulatedClass, SimulationOptions, bui
 from attendance.simulator.transport import HttpTransport
 
 
-def _open_transport(base_url: str, pool_size: int) -> HttpTransport:
+def _open_transport(base_url: str) -> HttpTransport:
     """The HTTP transport (a seam: tests swap in one that calls the test client).
 
     :raises click.BadParameter: when ``--url`` is not an http(s) URL.
     """
     try:
-        return HttpTransport(base_url, pool_size=pool_size)
+        return HttpTransport(base_url)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--url") from exc
 
@@ -231,7 +231,7 @@ def simulate_command(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
 
-    transport = _open_transport(base_url, concurrency)
+    transport = _open_transport(base_url)
     try:
         # Before touching the database: a stopped server changes nothing.
         try:
@@ -254,7 +254,7 @@ def simulate_command(
                 if processes > 1 and speed == 0:
                     report = deliver_parallel(
                         payloads,
-                        lambda: _open_transport(base_url, concurrency),
+                        lambda: _open_transport(base_url),
                         secret=secret,
                         concurrency=concurrency,
                         processes=processes,

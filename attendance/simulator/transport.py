@@ -25,7 +25,7 @@ class HttpTransport:
     retries are.
     """
 
-    def __init__(self, base_url: str, *, pool_size: int, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         """Aim at ``base_url`` (http or https, maybe with a path prefix).
 
         :raises ValueError: when ``base_url`` is not an http(s) URL.
