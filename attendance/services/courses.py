@@ -17,7 +17,7 @@ from attendance.models import (
     Meeting,
     course_instructors,
 )
-from attendance.services.attendance import regenerate_course, regenerate_ended
+from attendance.services.generation import regenerate_course, regenerate_ended
 from attendance.text import is_digits
 from attendance.zoom.meeting_numbers import meeting_number_digits
 
