@@ -166,7 +166,8 @@ class Person:
     student_pk: int | None
     matched_by: MatchedBy | None
     is_host: bool
-    #: "guest" | "co-host" | "host" (latest role change of any of its connections).
+    #: "host" for the meeting's host only; else "co-host" or "guest", from the
+    #: latest role change of any of its connections (Zoom's "host" is "co-host").
     role: str
     #: The clipped union of all main-room and breakout intervals.
     intervals: tuple[Interval, ...]

@@ -85,7 +85,11 @@ def _record_json(student: Student, **values: Any) -> dict[str, Any]:
 
 
 def _guest_json(participant_pk: int, role: str, **values: Any) -> dict[str, Any]:
-    """A Guest (CONTRACT §3)."""
+    """A Guest (CONTRACT §3).
+
+    ``role`` is "guest" or "co-host" already: core.compute maps Zoom's roles, and
+    the host, the only person whose role is "host", is never a guest.
+    """
     return {
         "participant_pk": participant_pk,
         "name": values["name"],
@@ -94,7 +98,7 @@ def _guest_json(participant_pk: int, role: str, **values: Any) -> dict[str, Any]
         "first_join": iso(values["first_join"]),
         "last_leave": iso(values["last_leave"]),
         "sessions": values["sessions"],
-        "role": "co-host" if role in ("co-host", "host") else "guest",
+        "role": role,
     }
 
 
