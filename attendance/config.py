@@ -149,7 +149,7 @@ def load_config() -> dict[str, Any]:
         "ASYNC_MODE": os.environ.get("ASYNC_MODE", "threading"),
         #: permessage-deflate for Socket.IO websockets. Off: the live room's small
         #: JSON messages would be deflated once per connected client (see
-        #: ``realtime.without_websocket_compression``).
+        #: ``realtime.compression.without_websocket_compression``).
         "WEBSOCKET_COMPRESSION": env_bool("WEBSOCKET_COMPRESSION", False),
         #: eventlet's limit on one read or write of a client socket: a half-sent
         #: request or a body that never comes is dropped after it (None: forever).

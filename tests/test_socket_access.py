@@ -156,15 +156,15 @@ def test_socket_access_other_instructors_keep_their_sockets(app, client, people)
 
 
 def test_socket_join_is_rate_limited_per_socket(app, people, monkeypatch):
-    from attendance import realtime
+    from attendance.realtime import connections
 
     sock = _socket(app, people["ada"])
     other = _socket(app, people["ada"])
-    answers = [_join(sock) for _ in range(realtime.JOIN_BURST + 3)]
-    assert all(a["ok"] for a in answers[: realtime.JOIN_BURST])
+    answers = [_join(sock) for _ in range(connections.JOIN_BURST + 3)]
+    assert all(a["ok"] for a in answers[: connections.JOIN_BURST])
     assert answers[-1] == {"ok": False, "error": "too many requests"}
     assert _join(other)["ok"] is True  # per socket, not per instructor
-    time.sleep(realtime.JOIN_INTERVAL_SECONDS * 1.1)
+    time.sleep(connections.JOIN_INTERVAL_SECONDS * 1.1)
     assert _join(sock)["ok"] is True
 
 
@@ -237,18 +237,18 @@ def test_socket_extra_arguments_get_an_error_ack(app, people):
 def test_socket_handler_errors_answer_and_connect_errors_refuse(
     app, people, monkeypatch, caplog
 ):
-    from attendance import realtime
+    from attendance.realtime import connections
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("database went away")
 
     sock = _socket(app, people["ada"])
-    monkeypatch.setattr(realtime, "snapshot_for_number", broken)
+    monkeypatch.setattr(connections, "snapshot_for_number", broken)
     assert _join(sock) == {"ok": False, "error": "internal error"}
     assert sock.is_connected()
     assert "database went away" in caplog.text and "Traceback" not in caplog.text
     # A connect handler that fails refuses the connection, never lets it in.
-    monkeypatch.setattr(realtime, "token_owner", broken)
+    monkeypatch.setattr(connections, "token_owner", broken)
     assert not _socket(app, people["ada"]).is_connected()
 
 

@@ -201,6 +201,6 @@ def test_socket_origin_listed_origins_replace_the_same_origin(database_url):
 
 
 def test_message_queue_state_without_redis_is_disabled(app):
-    from attendance.realtime import message_queue_state
+    from attendance.message_queue import state_of
 
-    assert message_queue_state(app) == "disabled"
+    assert state_of(app) == "disabled"
