@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
+from attendance.core.model import Connection
 from attendance.extensions import db
 from attendance.models import Meeting, Participant, ParticipantEvent
 from attendance.models.types import to_micros
 from attendance.services.generation import compute, generate
-from attendance.services.meeting_cache import cache
+from attendance.services.meeting_cache import Entry, cache, reconcile
 from tests.engine_support import (
     UUID,
     E,
@@ -131,3 +133,69 @@ def test_cached_and_uncached_results_are_identical(app, zoom):
         db.session.commit()
         cache.clear()
         assert generate(_meeting()) == cached
+
+
+def _loader(version: int, loads: list):
+    """A ``load`` for ``reconcile`` whose connections carry ``version`` as their name."""
+
+    def load(only):
+        loads.append(only)
+        return [Connection(f"k{pk}", pk, name=str(version)) for pk in only or (1, 2, 3)]
+
+    return load
+
+
+def _entry(version: int) -> Entry:
+    connections = {pk: Connection(f"k{pk}", pk, name=str(version)) for pk in (1, 2)}
+    return Entry(UUID, version, connections)
+
+
+def test_reconcile_keeps_a_current_entry_as_it_is():
+    loads: list = []
+    entry = _entry(4)
+    assert reconcile(entry, UUID, 4, [(4, {1})], _loader(4, loads)) is entry
+    assert loads == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "reloaded"),
+    [
+        ([(5, {2})], {2}),  # one batch, one version
+        ([(6, {3}), (5, {2})], {2, 3}),  # batches in any order
+        ([(4, {1}), (5, {2}), (6, {3})], {2, 3}),  # the entry holds version 4 already
+    ],
+)
+def test_reconcile_reloads_only_what_the_changes_touched(changes, reloaded):
+    loads: list = []
+    entry = _entry(4)
+    current = max(v for v, _ids in changes)
+    fresh = reconcile(entry, UUID, current, changes, _loader(current, loads))
+    assert loads == [reloaded]
+    assert fresh.version == current
+    assert {pk: c.name for pk, c in fresh.connections.items()} == {
+        pk: str(current) if pk in reloaded else "4" for pk in {1, 2} | reloaded
+    }
+    assert fresh.derivations is entry.derivations
+    assert entry.version == 4 and set(entry.connections) == {1, 2}  # untouched
+
+
+@pytest.mark.parametrize(
+    ("have", "current", "changes"),
+    [
+        (None, 5, [(5, {2})]),  # nothing cached
+        (4, 6, [(6, {3})]),  # version 5 is someone else's
+        (4, 5, []),  # no changes known
+        (7, 5, [(5, {2})]),  # the entry is newer than this transaction sees
+    ],
+)
+def test_reconcile_loads_everything_across_an_unknown_gap(have, current, changes):
+    loads: list = []
+    entry = None if have is None else _entry(have)
+    fresh = reconcile(entry, UUID, current, changes, _loader(current, loads))
+    assert loads == [None]
+    assert fresh.version == current
+    assert {pk: c.name for pk, c in fresh.connections.items()} == {
+        1: str(current),
+        2: str(current),
+        3: str(current),
+    }

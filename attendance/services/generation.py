@@ -20,43 +20,11 @@ from attendance.models.types import utcnow
 from attendance.services import meeting_cache
 from attendance.services.meeting_inputs import (
     MeetingInputs,
-    load_connections,
     load_inputs,
 )
 from attendance.services.pacing import offload
 
 log = logging.getLogger(__name__)
-
-
-def _cached_connections(
-    meeting: Meeting, changed: tuple[int, set[int]] | None
-) -> tuple[list[Connection], DerivationCache | None]:
-    """The meeting's connections, from this process's cache where it is current.
-
-    ``changed`` is what the current batch did to the meeting: (its events_version
-    after the batch, the connections it touched). Only those are reloaded when the
-    cached copy is of the version just before; any other gap means a full load.
-    """
-    entry = meeting_cache.cache.get(meeting.id, meeting.uuid)
-    # Read now, not from the loaded row: another process may have committed since.
-    current = db.session.scalar(
-        select(Meeting.events_version).where(Meeting.id == meeting.id)
-    )
-    if entry is not None and changed is not None and entry.version == changed[0] - 1:
-        connections = dict(entry.connections)
-        for c in load_connections(meeting.id, only=changed[1]):
-            connections[c.pk] = c
-        fresh = meeting_cache.Entry(
-            meeting.uuid, changed[0], connections, entry.derivations
-        )
-    elif entry is not None and changed is None and entry.version == current:
-        fresh = entry
-    else:
-        version = current
-        loaded = {c.pk: c for c in load_connections(meeting.id)}
-        fresh = meeting_cache.Entry(meeting.uuid, version, loaded)
-    meeting_cache.stage(db.session(), meeting.id, fresh)
-    return list(fresh.connections.values()), fresh.derivations
 
 
 def _compute(
@@ -116,16 +84,18 @@ def compute_persons(
 
 
 def generate(
-    meeting: Meeting, changed: tuple[int, set[int]] | None = None
+    meeting: Meeting, changed: meeting_cache.Change | None = None
 ) -> MeetingResult:
     """Compute and store an ended meeting's attendance (flushes; the caller commits).
 
     Manual statuses and notes are kept; everything else follows the events.
     ``changed`` is what the current batch did to the meeting's connections (see
-    ``_cached_connections``); with it, unchanged connections come from the cache.
+    ``meeting_cache.reconcile``); with it, unchanged connections come from the cache.
     """
-    connections, derivations = _cached_connections(meeting, changed)
-    inputs = load_inputs(meeting, connections, derivations)
+    entry = meeting_cache.connections(
+        meeting, [changed] if changed else [], staged=True
+    )
+    inputs = load_inputs(meeting, list(entry.connections.values()), entry.derivations)
     now = utcnow()
     result = _compute(inputs, now)
     _store_records(meeting, result, now)
@@ -255,7 +225,7 @@ def _store_learned_links(meeting: Meeting, result: MeetingResult) -> None:
 
 
 def regenerate_ended(
-    meeting_ids: set[int], changed: dict[int, tuple[int, set[int]]] | None = None
+    meeting_ids: set[int], changed: dict[int, meeting_cache.Change] | None = None
 ) -> None:
     """After a batch: regenerate each touched meeting that has ended, isolated from the rest.
 

@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 from sqlalchemy import case, func, select
 
 from attendance.core import intervals as iv
-from attendance.core.compute import DerivationCache
 from attendance.core.model import MeetingResult, Person, Presence, Student
 from attendance.extensions import db
 from attendance.models import (
@@ -27,10 +26,10 @@ from attendance.models import (
 )
 from attendance.models.meeting import MeetingStatus
 from attendance.models.types import EPOCH, from_micros, iso, utcnow
+from attendance.services import meeting_cache
 from attendance.services.courses import course_for_meeting_number, visible_course
 from attendance.services.generation import compute_persons
-from attendance.services.meeting_cache import Entry, MeetingCache
-from attendance.services.meeting_inputs import load_connections, load_roster
+from attendance.services.meeting_inputs import load_roster
 from attendance.services.reports import meeting_json
 
 
@@ -147,54 +146,16 @@ def course_of(meeting: Meeting) -> Course | None:
 
 
 #: A live meeting is derived up to this far end, so each connection's derivation
-#: stays valid from one view to the next; the time attended is then cut at now.
+#: (kept in ``meeting_cache``) stays valid from one view to the next; the time
+#: attended is then cut at now.
 _HORIZON = datetime(9999, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
-#: Live meetings' connections and derivations (to the horizon), as of a version;
-#: kept apart from the regeneration cache, whose derivations end at the meeting's
-#: end. Read after commits only, so entries need no staging.
-_live = MeetingCache()
-
-#: What batches did to a meeting: (its events_version after the batch, connections).
-Changes = list[tuple[int, set[int]]]
-
-
-def _connections(meeting: Meeting, changes: Changes | None) -> Entry:
-    """The live meeting's connections, reloading only what changed where that is known.
-
-    The version is read before the connections, so an entry never claims more
-    than it holds; reloading a connection twice is harmless.
-    """
-    current = db.session.scalar(
-        select(Meeting.events_version).where(Meeting.id == meeting.id)
-    )
-    entry = _live.get(meeting.id, meeting.uuid)
-    if entry is not None and entry.version == current:
-        pass
-    elif entry is not None and changes and _covers(entry.version, current, changes):
-        dirty = set().union(
-            *(ids for version, ids in changes if version > entry.version)
-        )
-        for c in load_connections(meeting.id, only=dirty):
-            entry.connections[c.pk] = c
-        entry.version = current
-    else:
-        loaded = {c.pk: c for c in load_connections(meeting.id)}
-        derivations = entry.derivations if entry is not None else DerivationCache()
-        entry = Entry(meeting.uuid, current, loaded, derivations)
-    _live.put(meeting.id, entry)
-    return entry
-
-
-def _covers(have: int, current: int, changes: Changes) -> bool:
-    """Whether ``changes`` hold every version after ``have`` up to ``current``."""
-    versions = {version for version, _ids in changes}
-    return all(v in versions for v in range(have + 1, current + 1))
-
 
 def live_view(
-    meeting: Meeting, now: datetime | None = None, changes: Changes | None = None
+    meeting: Meeting,
+    now: datetime | None = None,
+    changes: meeting_cache.Changes | None = None,
 ) -> LiveView:
     """Everyone seen in ``meeting`` with where they are now, and the counts above the room.
 
@@ -204,7 +165,7 @@ def live_view(
     now = max(now or utcnow(), _latest_event_time(meeting))
     roster = load_roster(meeting.course_id)
     if meeting.effective_end is None:
-        entry = _connections(meeting, changes)
+        entry = meeting_cache.connections(meeting, changes or [], staged=False)
         result = compute_persons(
             meeting,
             _HORIZON,

@@ -1,30 +1,40 @@
-"""A per-process cache of meetings' connections and derivations, installed only on commit.
+"""A per-process cache of meetings' connections and derivations, for generation and the live view.
 
 Regenerating a 1,000-person meeting after one late event would otherwise reload
-10,000 events and re-derive 5,000 connections to change one. An entry is used
-only when the meeting's ``events_version`` says nothing else changed it (another
-process, or a batch of ours that rolled back), and a batch's new entry reaches
-the cache only once its transaction commits.
+10,000 events and re-derive 5,000 connections to change one; a live room's view
+after each batch, the same. An entry is used only when the meeting's
+``events_version`` says what changed it since (``reconcile``), and an entry made
+inside a write transaction reaches the cache only once that transaction commits.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from attendance.core.compute import DerivationCache
 from attendance.core.model import Connection
+from attendance.extensions import db
+from attendance.models import Meeting
+from attendance.services.meeting_inputs import load_connections
 
 #: Meetings kept per process: the live ones and the few being regenerated.
-CAPACITY = 8
+CAPACITY = 16
 _STAGED = "attendance.meeting_cache.staged"
 
+#: What one batch did to a meeting: its events_version after the batch, and the
+#: connections (participant ids) it touched.
+Change = tuple[int, set[int]]
+#: The batches' changes a caller knows of, in any order.
+Changes = list[Change]
 
-@dataclass
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One meeting's connections as of ``version``, with their derivations."""
 
@@ -32,6 +42,8 @@ class Entry:
     uuid: str
     version: int
     connections: dict[int, Connection]
+    #: Shared by an entry and the ones made from it: a derivation checks its own
+    #: connection and context, so a stale one is recomputed, never served.
     derivations: DerivationCache = field(default_factory=DerivationCache)
 
 
@@ -67,9 +79,67 @@ class MeetingCache:
 cache = MeetingCache()
 
 
-def stage(session: Session, meeting_id: int, entry: Entry) -> None:
-    """Offer ``entry`` to the cache once ``session``'s transaction commits."""
-    session.info.setdefault(_STAGED, {})[meeting_id] = entry
+def reconcile(
+    entry: Entry | None,
+    uuid: str,
+    current: int,
+    changes: Sequence[Change],
+    load: Callable[[set[int] | None], list[Connection]],
+) -> Entry:
+    """Bring ``entry`` to version ``current``: the one rule for every user of the cache.
+
+    Kept as is when already current; when ``changes`` account for every version
+    after the entry's, only the connections they touched are reloaded; any other
+    gap (another process, a rolled-back batch, no entry) is a full load.
+    ``load(ids)`` loads those connections, or all of them with ``None``. Never
+    changes ``entry`` itself: a new entry may yet be rolled back.
+    """
+    if entry is not None and entry.version == current:
+        return entry
+    if entry is not None and _covers(entry.version, current, changes):
+        dirty = set().union(*(ids for v, ids in changes if v > entry.version))
+        connections = dict(entry.connections)
+        for c in load(dirty):
+            connections[c.pk] = c
+        return Entry(uuid, current, connections, entry.derivations)
+    loaded = {c.pk: c for c in load(None)}
+    if entry is None:
+        return Entry(uuid, current, loaded)
+    return Entry(uuid, current, loaded, entry.derivations)
+
+
+def _covers(have: int, current: int, changes: Sequence[Change]) -> bool:
+    """Whether ``changes`` hold every version after ``have`` up to ``current``."""
+    versions = {version for version, _ids in changes}
+    return have < current and all(v in versions for v in range(have + 1, current + 1))
+
+
+def connections(meeting: Meeting, changes: Sequence[Change], *, staged: bool) -> Entry:
+    """The meeting's connections as of its current ``events_version``, cached.
+
+    ``changes``: what batches did to the meeting, as far as the caller knows.
+    ``staged``: the caller's transaction writes (generation), so the entry reaches
+    the cache only if it commits; else (the live view, which reads after commits)
+    the entry is installed at once.
+    """
+    # Read now, not from the loaded row: another process may have committed since.
+    # Read before the connections, so an entry never claims more than it holds
+    # (reloading a connection twice is harmless).
+    current = db.session.scalar(
+        select(Meeting.events_version).where(Meeting.id == meeting.id)
+    )
+    fresh = reconcile(
+        cache.get(meeting.id, meeting.uuid),
+        meeting.uuid,
+        current,
+        changes,
+        lambda only: load_connections(meeting.id, only),
+    )
+    if staged:
+        db.session().info.setdefault(_STAGED, {})[meeting.id] = fresh
+    else:
+        cache.put(meeting.id, fresh)
+    return fresh
 
 
 @event.listens_for(Session, "after_commit")
