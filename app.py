@@ -27,7 +27,7 @@ app = create_app()
 
 def serve() -> None:
     """Run the Socket.IO server (eventlet WSGI) with the intake and the scheduler."""
-    from attendance.intake import get_intake
+    from attendance.ingest.writer import get_intake
     from attendance.jobs import start_background_scheduler
     from attendance.services.accounts import bootstrap_admin
 

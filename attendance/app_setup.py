@@ -9,10 +9,10 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from attendance import intake
 from attendance.auth import init_auth
 from attendance.database import configure_engine, engine_options, is_unavailable
 from attendance.extensions import db, migrate, socketio
+from attendance.ingest import writer
 from attendance.models.types import render_migration_type
 from attendance.realtime import init_realtime
 
@@ -60,7 +60,7 @@ def register_extensions(app: Flask) -> None:
         engineio_logger=False,
     )
     app.extensions["attendance.state"] = {"last_validation_at": None}
-    intake.init_app(app)
+    writer.init_app(app)
     init_auth(app)
     init_realtime(app)
     if hops := app.config["TRUSTED_PROXY_HOPS"]:

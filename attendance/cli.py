@@ -13,7 +13,7 @@ from attendance.config import MAX_RETENTION_DAYS
 from attendance.database import begin_write
 from attendance.errors import NotFound, ValidationFailed
 from attendance.extensions import db
-from attendance.services import dispatch
+from attendance.ingest import applier
 from attendance.simulator.cli import simulate_command
 
 events_cli = AppGroup("events", help="Inspect and replay stored webhook events.")
@@ -57,11 +57,11 @@ def replay(failed: bool, ids: tuple[int, ...]) -> None:
         raise click.UsageError("give --failed, or one or more --id N")
     targets = set(ids)
     if failed:
-        targets |= set(dispatch.failed_ids())
+        targets |= set(applier.failed_ids())
     if not targets:
         click.echo("nothing to replay")
         return
-    outcomes = dispatch.apply_ids(sorted(targets))
+    outcomes = applier.apply_ids(sorted(targets))
     found = {o.id for o in outcomes}
     for missing in sorted(targets - found):
         click.echo(f"event {missing}: not found", err=True)

@@ -16,8 +16,11 @@ from flask import Flask
 
 from attendance.database import begin_write
 from attendance.extensions import db
+from attendance.ingest import applier
+from attendance.ingest.meetings import close_stale, stale_meetings
 from attendance.models import Meeting
-from attendance.services import dispatch
+from attendance.models.types import utcnow
+from attendance.services.generation import generate
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,7 @@ def apply_queued_events(app: Flask) -> None:
     with app.app_context():
         try:
             applied = 0
-            while outcomes := dispatch.apply_queued(200):
+            while outcomes := applier.apply_queued(200):
                 applied += len(outcomes)
             if applied:
                 log.info("scheduler applied %d queued events", applied)
@@ -37,10 +40,6 @@ def apply_queued_events(app: Flask) -> None:
 
 def close_stale_meetings(app: Flask) -> int:
     """End meetings whose ``meeting.ended`` was lost, and generate their attendance."""
-    from attendance.models.types import utcnow
-    from attendance.services.generation import generate
-    from attendance.services.meetings import close_stale, stale_meetings
-
     closed = 0
     with app.app_context():
         try:

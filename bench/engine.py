@@ -184,9 +184,9 @@ def main() -> int:
     from attendance import create_app
     from attendance.core.compute import compute_meeting
     from attendance.extensions import db
+    from attendance.ingest import applier
+    from attendance.ingest.event_log import IncomingEvent, store_events
     from attendance.models import Meeting
-    from attendance.services import dispatch
-    from attendance.services.event_log import IncomingEvent, store_events
     from attendance.services.generation import generate
     from attendance.services.meeting_inputs import load_inputs
 
@@ -225,7 +225,7 @@ def main() -> int:
             raw = json.dumps(body).encode()
             (row_id,) = store_events([IncomingEvent.from_body(raw, body)])
             t = time.perf_counter()
-            dispatch.apply_ids([row_id])  # applies, regenerates, commits
+            applier.apply_ids([row_id])  # applies, regenerates, commits
             late.append(time.perf_counter() - t)
             db.session.remove()
         p50 = statistics.median(late)

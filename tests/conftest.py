@@ -124,7 +124,7 @@ def app(database_url: str):
 @pytest.fixture
 def background_app(database_url: str):
     """An app whose intake runs as the server's does: a writer and a worker task."""
-    from attendance.intake import get_intake
+    from attendance.ingest.writer import get_intake
 
     application = make_test_app(database_url, WEBHOOK_PROCESSING="background")
     yield application

@@ -120,7 +120,7 @@ def test_unknown_api_path_is_json_404(client):
 
 
 def test_create_app_does_not_start_background_work(app):
-    from attendance.intake import get_intake
+    from attendance.ingest.writer import get_intake
 
     assert get_intake(app)._started is False
     assert "attendance.scheduler" not in app.extensions

@@ -42,10 +42,10 @@ def test_health_ok_shape(client):
 
 
 def test_health_reports_last_event_validation_and_failures(client, zoom, monkeypatch):
-    from attendance.services import dispatch
+    from attendance.ingest import applier
 
     zoom.post(fixture("endpoint.url_validation"))
-    monkeypatch.setitem(dispatch.HANDLERS, "meeting.started", lambda e, c: 1 / 0)
+    monkeypatch.setitem(applier.HANDLERS, "meeting.started", lambda e, c: 1 / 0)
     zoom.post(fixture("meeting.started"))
     body = client.get("/api/zoom/health").get_json()
     assert ISO.match(body["webhook"]["last_event_at"])

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from attendance.errors import StorageUnavailable
 from attendance.extensions import db
-from attendance.intake import get_intake
+from attendance.ingest.event_log import IncomingEvent
+from attendance.ingest.writer import get_intake
 from attendance.models import WebhookEvent
-from attendance.services.event_log import IncomingEvent
 from tests.conftest import make_test_app
 from tests.support import encode, fixture, signed_headers
 
@@ -98,7 +98,7 @@ def test_worker_applies_events_left_queued_by_a_previous_run(background_app):
     inline = make_test_app(background_app.config["SQLALCHEMY_DATABASE_URI"])
     body = encode(fixture("meeting.started"))
     item = IncomingEvent.from_body(body, fixture("meeting.started"))
-    from attendance.services.event_log import store_events
+    from attendance.ingest.event_log import store_events
 
     with inline.app_context():
         (row_id,) = store_events([item])  # stored, never applied: the process "died"
@@ -117,8 +117,8 @@ def test_applying_waits_for_a_busy_intake_only_while_no_live_room_is_open(
     background_app,
 ):
     """A busy intake defers applying (briefly), unless someone watches live."""
-    from attendance import intake as intake_module
     from attendance.extensions import socketio
+    from attendance.ingest import writer as intake_module
     from attendance.models import Course
     from attendance.services.accounts import create_instructor, issue_token
     from tests.engine_support import NUMBER, make_course
@@ -150,3 +150,77 @@ def test_applying_waits_for_a_busy_intake_only_while_no_live_room_is_open(
     finally:
         viewer.disconnect()
         worker._last_write = 0.0
+
+
+def _applied(app) -> bool:
+    with app.app_context():
+        left = db.session.scalar(
+            select(func.count(WebhookEvent.id)).where(WebhookEvent.status == "queued")
+        )
+        db.session.remove()
+        return left == 0
+
+
+def test_the_worker_applies_what_the_requests_parsed_without_parsing_again(
+    background_app, monkeypatch
+):
+    from attendance.ingest import applier
+
+    parsed_again = []
+    real = applier.parse_event
+
+    def counting(data):
+        parsed_again.append(data.get("event"))
+        return real(data)
+
+    monkeypatch.setattr(applier, "parse_event", counting)
+    client = background_app.test_client()
+    for n in range(12):
+        body = encode(_joined(n))
+        response = client.post(
+            "/api/zoom/webhook", data=body, headers=signed_headers(body)
+        )
+        assert response.status_code == 200
+    assert _wait_until(lambda: _applied(background_app))
+    assert parsed_again == []
+    with background_app.app_context():
+        statuses = set(db.session.scalars(select(WebhookEvent.status)))
+    assert statuses == {"processed"}
+
+
+def test_a_redacted_event_is_applied_from_its_stored_body(background_app):
+    """The request's parse saw the access token; the worker must apply what was kept."""
+    from attendance.models import MeetingRecording
+    from attendance.zoom.redact import REDACTED
+
+    token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzUxMiJ9.eyJpc3MiOiJ3ZWIifQ.sig"
+    event = {
+        "event": "recording.completed",
+        "event_ts": 1732356000000,
+        "download_token": token,
+        "payload": {
+            "account_id": "acc",
+            "object": {
+                "id": 84712639219,
+                "uuid": "Ab3xY+/kLm9==",
+                "topic": "Biology",
+                "recording_files": [
+                    {
+                        "id": "f1",
+                        "download_url": "https://zoom.us/rec/download/abc?"
+                        f"access_token={token}&x=1",
+                        "status": "completed",
+                    }
+                ],
+            },
+        },
+    }
+    body = encode(event)
+    response = background_app.test_client().post(
+        "/api/zoom/webhook", data=body, headers=signed_headers(body)
+    )
+    assert response.status_code == 200
+    assert _wait_until(lambda: _applied(background_app))
+    with background_app.app_context():
+        (url,) = db.session.scalars(select(MeetingRecording.download_url))
+    assert token not in url and REDACTED in url

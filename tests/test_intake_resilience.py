@@ -16,9 +16,9 @@ from sqlalchemy.engine import make_url
 
 from attendance.errors import StorageUnavailable
 from attendance.extensions import db
-from attendance.intake import _Pending, get_intake
+from attendance.ingest.event_log import IncomingEvent
+from attendance.ingest.writer import _Pending, get_intake
 from attendance.models import WebhookEvent
-from attendance.services.event_log import IncomingEvent
 from tests.conftest import (
     _create_postgres_database,
     _drop_postgres_database,
@@ -119,21 +119,21 @@ def test_writer_is_restarted_after_it_crashes(background_app, monkeypatch):
 
 
 def test_worker_marks_only_the_poison_event_failed(background_app, monkeypatch):
-    from attendance.services import dispatch
-    from attendance.services.event_log import store_events
+    from attendance.ingest import applier
+    from attendance.ingest.event_log import store_events
 
     with background_app.app_context():
         ids = store_events([_item(n) for n in range(8)])
         db.session.remove()
     poison = ids[4]
-    real_record = dispatch._record
+    real_record = applier._record
 
     def record(outcomes):
         if any(o.id == poison for o in outcomes):
             raise ValueError("cannot regenerate this one")
         real_record(outcomes)
 
-    monkeypatch.setattr(dispatch, "_record", record)
+    monkeypatch.setattr(applier, "_record", record)
     get_intake(background_app).start()
 
     def settled():
@@ -153,7 +153,7 @@ def test_worker_marks_only_the_poison_event_failed(background_app, monkeypatch):
 def test_health_is_degraded_while_stores_fail_and_recovers_by_itself(
     background_app, monkeypatch
 ):
-    from attendance import intake as intake_module
+    from attendance.ingest import writer as intake_module
 
     def refuse(*_args, **_kwargs):
         raise StorageUnavailable("OperationalError: database or disk is full")

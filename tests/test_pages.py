@@ -520,14 +520,13 @@ def test_assign_form_rejects_unknown_choices(client, world):
 def test_event_log_shows_a_failure_and_replays_it(
     client, world, app, zoom, monkeypatch
 ):
-    from attendance.services import dispatch, meetings
+    from attendance.ingest import applier, meetings
 
-    dispatch.is_handled("meeting.started")  # load the real table before patching it
 
     def broken(event, ctx):
         raise RuntimeError("database said <no>")
 
-    monkeypatch.setitem(dispatch.HANDLERS, "meeting.started", broken)
+    monkeypatch.setitem(applier.HANDLERS, "meeting.started", broken)
     zoom.post(started(uuid="other-uuid==", at=S + timedelta(days=1)))
     with app.app_context():
         failed = db.session.scalar(
@@ -549,7 +548,7 @@ def test_event_log_shows_a_failure_and_replays_it(
     assert "failed again: RuntimeError" in page(client, "/events")
 
     monkeypatch.setitem(
-        dispatch.HANDLERS, "meeting.started", meetings.record_meeting_started
+        applier.HANDLERS, "meeting.started", meetings.record_meeting_started
     )
     fixed = client.post(f"/events/{failed_id}/replay?status=failed")
     assert fixed.status_code == 303

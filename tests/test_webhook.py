@@ -191,12 +191,12 @@ def test_webhook_malformed_known_event_is_kept_as_failed(app, zoom):
 def test_webhook_handler_error_marks_failed_and_replay_applies_it(
     app, zoom, monkeypatch
 ):
-    from attendance.services import dispatch, meetings
+    from attendance.ingest import applier, meetings
 
     def broken(event, ctx):
         raise RuntimeError("database said no")
 
-    monkeypatch.setitem(dispatch.HANDLERS, "meeting.started", broken)
+    monkeypatch.setitem(applier.HANDLERS, "meeting.started", broken)
     response = zoom.post(fixture("meeting.started"))
     assert response.status_code == 200
     (row,) = _rows(app)
@@ -205,7 +205,7 @@ def test_webhook_handler_error_marks_failed_and_replay_applies_it(
     assert _meeting(app) is None
 
     monkeypatch.setitem(
-        dispatch.HANDLERS, "meeting.started", meetings.record_meeting_started
+        applier.HANDLERS, "meeting.started", meetings.record_meeting_started
     )
     result = app.test_cli_runner().invoke(args=["events", "replay", "--failed"])
     assert result.exit_code == 0, result.output

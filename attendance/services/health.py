@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -22,7 +22,6 @@ from sqlalchemy import func, select
 from attendance import __version__, message_queue
 from attendance.database import WRITE_OPTION, bound_statement_time
 from attendance.extensions import db
-from attendance.intake import get_intake
 from attendance.models import EventStatus, WebhookEvent
 from attendance.models.types import iso, utcnow
 
@@ -108,9 +107,11 @@ class _Cached:
         self.writes = -1
         self.value: _Probe | None = None
 
-    def get(self, app: Flask) -> _Probe:
-        """The probe's answer, fresh if older than CACHE_SECONDS or events were stored since."""
-        writes = get_intake(app).writes
+    def get(self, app: Flask, writes: int) -> _Probe:
+        """The probe's answer, fresh if older than CACHE_SECONDS or ``writes`` moved.
+
+        ``writes`` counts the intake's stores: once it moves, the figures are stale.
+        """
         with self.lock:  # one probe at a time; the others take its answer
             stale = time.monotonic() - self.at > CACHE_SECONDS or writes != self.writes
             if self.value is None or stale:
@@ -125,7 +126,15 @@ def _scheduler(app: Flask) -> str:
     return "running" if scheduler is not None and scheduler.running else "disabled"
 
 
-def health_report(app: Flask) -> tuple[dict[str, Any], int]:
+class Intake(Protocol):
+    """What health reads of the intake (``attendance.ingest.writer.Intake``)."""
+
+    writes: int
+
+    def state(self) -> Any: ...
+
+
+def health_report(app: Flask, intake: Intake) -> tuple[dict[str, Any], int]:
     """The report and its HTTP status: 503 ``degraded`` when webhooks cannot be accepted.
 
     That is: the database does not answer, or the intake cannot store (its
@@ -134,14 +143,14 @@ def health_report(app: Flask) -> tuple[dict[str, Any], int]:
     """
     state = app.extensions["attendance.state"]
     cached = app.extensions.setdefault("attendance.health", _Cached())
-    probe = cached.get(app)
-    intake = get_intake(app).state()
-    accepting = probe.ok and intake.accepting
+    probe = cached.get(app, intake.writes)
+    own = intake.state()
+    accepting = probe.ok and own.accepting
     checks = {
         "database": "ok" if probe.ok else "unavailable",
         "message_queue": message_queue.state_of(app),
         "scheduler": _scheduler(app),
-        "intake": "ok" if intake.accepting else "degraded",
+        "intake": "ok" if own.accepting else "degraded",
     }
     oldest = probe.oldest_unapplied_at
     report = {
@@ -154,15 +163,15 @@ def health_report(app: Flask) -> tuple[dict[str, Any], int]:
             "failed_events": probe.failed,
         },
         "intake": {
-            "mode": intake.mode,
-            "writer": intake.writer,
-            "worker": intake.worker,
-            "waiting": intake.waiting,
+            "mode": own.mode,
+            "writer": own.writer,
+            "worker": own.worker,
+            "waiting": own.waiting,
             "unapplied": probe.unapplied,
             "oldest_unapplied_seconds": (
                 round((utcnow() - oldest).total_seconds(), 1) if oldest else None
             ),
-            "restarts": intake.restarts,
+            "restarts": own.restarts,
         },
         "version": __version__,
     }

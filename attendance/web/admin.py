@@ -7,9 +7,9 @@ from flask_login import current_user
 
 from attendance.errors import Conflict, ValidationFailed
 from attendance.extensions import db
+from attendance.ingest.applier import apply_ids
 from attendance.models import Course, EventStatus, Instructor, WebhookEvent
 from attendance.services.accounts import create_instructor
-from attendance.services.dispatch import apply_ids
 from attendance.web import queries
 from attendance.web.access import ID, admin_required, int_arg
 from attendance.web.forms import ActionForm, AssignForm, InstructorForm

@@ -30,9 +30,9 @@ from attendance.errors import (
     MalformedJSON,
     StorageUnavailable,
 )
-from attendance.intake import get_intake
+from attendance.ingest.event_log import IncomingEvent
+from attendance.ingest.writer import get_intake
 from attendance.models.types import utcnow
-from attendance.services.event_log import IncomingEvent
 from attendance.services.health import health_report
 from attendance.zoom import signature
 from attendance.zoom.events import URL_VALIDATION
@@ -208,7 +208,7 @@ class ZoomFront:
 
     def _health(self, _environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Readiness and a summary an operator can act on; no names, emails or secrets."""
-        report, status = health_report(self.app)
+        report, status = health_report(self.app, get_intake(self.app))
         return status, report
 
 

@@ -16,13 +16,7 @@ from typing import Any
 
 from attendance.errors import BadPayload
 from attendance.text import is_digits
-
-#: Seed-era names (never sent by Zoom) mapped to the real event they stand for.
-ALIASES: dict[str, str] = {
-    "meeting.participant_waiting_for_host": "meeting.participant_jbh_waiting",
-    "meeting.recording_started": "recording.started",
-    "meeting.recording_stopped": "recording.stopped",
-}
+from attendance.zoom.catalog import canonical_name
 
 URL_VALIDATION = "endpoint.url_validation"
 
@@ -55,11 +49,6 @@ _TEXT_MAX = 4096
 #: A lone surrogate (what the JSON escape ``\ud800`` decodes to) cannot be encoded
 #: as UTF-8, and PostgreSQL refuses NUL in text: neither may reach a column.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def canonical_name(name: str) -> str:
-    """The real Zoom event name for ``name`` (aliases resolved)."""
-    return ALIASES.get(name, name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,29 +8,12 @@ from datetime import datetime
 from attendance.core.model import ConnectionEvent, Kind
 from attendance.core.sightings import Sighting
 from attendance.errors import BadPayload
+from attendance.zoom.catalog import KINDS
 from attendance.zoom.events import ParticipantInfo, ZoomEvent
 
 #: Longest connection key (``participants.user_key``).
 KEY_MAX = 255
 
-#: Real Zoom participant events (and the seed-era participant_updated) by meaning.
-KINDS: dict[str, Kind] = {
-    "meeting.participant_joined": Kind.JOINED,
-    "meeting.participant_left": Kind.LEFT,
-    "meeting.participant_put_in_waiting_room": Kind.PUT_IN_WAITING_ROOM,
-    "meeting.participant_joined_waiting_room": Kind.JOINED_WAITING_ROOM,
-    "meeting.participant_left_waiting_room": Kind.LEFT_WAITING_ROOM,
-    "meeting.participant_admitted": Kind.ADMITTED,
-    "meeting.participant_jbh_waiting": Kind.JBH_WAITING,
-    "meeting.participant_jbh_waiting_left": Kind.JBH_WAITING_LEFT,
-    "meeting.participant_jbh_joined": Kind.JBH_JOINED,
-    "meeting.participant_joined_breakout_room": Kind.BREAKOUT_JOINED,
-    "meeting.participant_left_breakout_room": Kind.BREAKOUT_LEFT,
-    "meeting.participant_role_changed": Kind.ROLE_CHANGED,
-    "meeting.sharing_started": Kind.SHARING_STARTED,
-    "meeting.sharing_ended": Kind.SHARING_ENDED,
-    "meeting.participant_updated": Kind.UPDATED,
-}
 
 
 def connection_key(p: ParticipantInfo) -> str:

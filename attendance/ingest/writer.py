@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,13 +21,14 @@ from flask import Flask
 from attendance.database import is_unavailable
 from attendance.errors import StorageUnavailable, UnstorableEvent
 from attendance.extensions import db, socketio
-from attendance.services import dispatch
-from attendance.services.event_log import (
+from attendance.ingest import applier
+from attendance.ingest.event_log import (
     IncomingEvent,
     probe_write,
     store_each,
     store_events,
 )
+from attendance.zoom.events import ZoomEvent
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,10 @@ APPLY_FLOOD_BATCH = 100
 #: often while its request still waits (SQLite's busy wait is kept short under
 #: eventlet, so the wait happens here, cooperatively).
 STORE_RETRY_SECONDS = 0.05
+#: Events parsed by the requests and kept for the worker, so that it applies
+#: them without parsing their bodies again; beyond this many (a long flood, or
+#: rows another process applies) the oldest are dropped and parsed from the log.
+PARSED_KEPT = 5000
 #: After a failed write, health probes a real write at most this often.
 PROBE_INTERVAL_SECONDS = 1.0
 #: A write that has been running this long with requests waiting on it means
@@ -120,6 +125,8 @@ class Intake:
         #: The last store failure for want of a database, until a write succeeds.
         self._write_error: str | None = None
         self._last_probe = 0.0
+        #: Row id -> the event as its request parsed it (see PARSED_KEPT).
+        self._parsed: OrderedDict[int, ZoomEvent] = OrderedDict()
         #: Counts stores that kept something: health's cached figures are stale
         #: once it moves.
         self.writes = 0
@@ -160,7 +167,7 @@ class Intake:
         if item.status != "queued":
             return result, _answer(item.status)
         try:
-            outcomes = dispatch.apply_singly([result])
+            outcomes = applier.apply_singly([result])
         except Exception as exc:  # noqa: BLE001 - stored: the worker's poll retries it
             db.session.rollback()
             log.warning("event %s stored, not applied yet: %s", result, exc)
@@ -330,6 +337,10 @@ class Intake:
                 p.error = result
             else:
                 p.row_id = result
+                if result is not None and p.item.parsed is not None:
+                    self._parsed[result] = p.item.parsed
+        while len(self._parsed) > PARSED_KEPT:
+            self._parsed.popitem(last=False)
 
     def _apply_loop(self) -> None:
         """Apply queued events in batches whenever woken (or every few seconds)."""
@@ -375,13 +386,13 @@ class Intake:
             limit = self._give_way()
             started = time.perf_counter()
             try:
-                outcomes = dispatch.apply_queued(limit)
-            except dispatch.BatchFailed as exc:
+                outcomes = applier.apply_queued(limit, parsed=self._parsed)
+            except applier.BatchFailed as exc:
                 # Not the database: something in these events. Apply them one by
                 # one so only the event that fails is marked failed.
                 log.warning("%s; applying its events one by one", exc)
                 try:
-                    outcomes = dispatch.apply_singly(exc.ids)
+                    outcomes = applier.apply_singly(exc.ids)
                 except Exception as again:  # noqa: BLE001 - as below
                     db.session.rollback()
                     if not is_unavailable(again):
@@ -430,4 +441,5 @@ def init_app(app: Flask) -> Intake:
 
 def get_intake(app: Flask) -> Intake:
     """The app's intake."""
-    return app.extensions["attendance.intake"]
+    intake: Intake = app.extensions["attendance.intake"]
+    return intake

@@ -5,18 +5,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from attendance.database import bound_statement_time, is_unavailable
 from attendance.errors import BadPayload, StorageUnavailable, UnstorableEvent
 from attendance.extensions import db
 from attendance.models import EventStatus, WebhookEvent
 from attendance.models.types import utcnow
-from attendance.services import dispatch
 from attendance.services.sql import insert_ignoring_conflicts
+from attendance.zoom.catalog import is_handled
 from attendance.zoom.events import (
-    canonical_name,
+    ZoomEvent,
     fallback_dedupe_key,
     parse_envelope,
     parse_event,
@@ -44,9 +45,12 @@ class IncomingEvent:
     status: EventStatus
     error: str | None
     received_at: datetime
+    #: The event as parsed from ``body`` (None when the stored body differs from
+    #: what was parsed, i.e. redacted): the worker applies it without parsing again.
+    parsed: ZoomEvent | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_body(cls, body: bytes, data: dict) -> IncomingEvent:
+    def from_body(cls, body: bytes, data: dict[str, Any]) -> IncomingEvent:
         """Classify a verified body: queued for a handler, ignored, or failed to parse.
 
         :raises BadPayload: when the body is not UTF-8 or has no event name (400).
@@ -56,7 +60,7 @@ class IncomingEvent:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadPayload("body is not UTF-8") from exc
-        handled = dispatch.is_handled(canonical_name(name))
+        handled = is_handled(name)
         # Download tokens are credentials to the recordings: never kept (the
         # dedupe key is computed from the event, so retries still collapse).
         stored = redact_body(text)
@@ -78,6 +82,7 @@ class IncomingEvent:
                 received_at=utcnow(),
             )
         meeting = event.meeting
+        queued = handled and stored is text
         return cls(
             event=name,
             event_ts=event_ts,
@@ -88,6 +93,7 @@ class IncomingEvent:
             status=EventStatus.QUEUED if handled else EventStatus.IGNORED,
             error=None,
             received_at=utcnow(),
+            parsed=event if queued else None,
         )
 
     def unstorable(self, reason: str) -> IncomingEvent:
@@ -112,6 +118,7 @@ class IncomingEvent:
             body=body,
             status=EventStatus.FAILED,
             error=f"not storable as parsed: {reason}"[:4000].replace("\x00", ""),
+            parsed=None,
         )
 
 
@@ -136,10 +143,8 @@ def store_events(items: list[IncomingEvent]) -> list[int | None]:
     try:
         with db.engine.begin() as conn:
             bound_statement_time(conn, STORE_STATEMENT_MS)
-            inserted = dict(
-                (key, row_id)
-                for row_id, key in conn.execute(stmt, [_row(i) for i in items])
-            )
+            result = conn.execute(stmt, [_row(i) for i in items])
+            inserted: dict[str, int] = {row.dedupe_key: row.id for row in result}
     except Exception as exc:  # noqa: BLE001 - classified: retry later, or the data
         message = _first_line(exc)
         if is_unavailable(exc):
@@ -211,7 +216,7 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:500]
 
 
-def _row(item: IncomingEvent) -> dict:
+def _row(item: IncomingEvent) -> dict[str, Any]:
     return {
         "event": item.event,
         "event_ts": item.event_ts,

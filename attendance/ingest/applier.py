@@ -1,10 +1,11 @@
-"""Applying stored events: event name -> handler, a batch per transaction.
+"""Applying stored events: each event's handler, a batch per transaction.
 
 A batch runs as one unit of work: handlers share an ``ApplyContext`` (per-batch
 caches, the meetings they touched), autoflush is off, and statuses are written
-with one UPDATE per outcome. If any handler raises, the batch is rolled back to
-its savepoint and replayed one event per savepoint, so only the faulty event is
-marked failed.
+with one UPDATE per status (and one per failure, with its error). If any handler
+raises, the batch is rolled back to its savepoint and replayed one event per
+savepoint, so only the faulty event is marked failed. After the commit,
+``context.batch_applied`` tells listeners (the live dashboard) what changed.
 """
 
 from __future__ import annotations
@@ -12,101 +13,29 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, MutableMapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
 from attendance.database import begin_write, is_unavailable
 from attendance.extensions import db
-from attendance.models import EventStatus, Meeting, WebhookEvent
+from attendance.ingest.context import (
+    AppliedBatch,
+    ApplyContext,
+    Outcome,
+    batch_applied,
+)
+from attendance.ingest.handlers import HANDLERS
+from attendance.models import EventStatus, WebhookEvent
 from attendance.models.types import utcnow
+from attendance.services.generation import regenerate_ended
+from attendance.services.participant_sessions import refresh_sessions
 from attendance.zoom.events import ZoomEvent, parse_event
 from attendance.zoom.sightings import connection_key
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ApplyContext:
-    """State shared by the handlers of one batch."""
-
-    #: Meeting rows by uuid, so a batch looks each meeting up once.
-    meetings: dict[str, Meeting] = field(default_factory=dict)
-    #: Participant rows by (meeting id, connection key).
-    participants: dict[tuple[int, str], Any] = field(default_factory=dict)
-    #: Connections whose events changed: their sessions are re-swept after the batch.
-    sessions_dirty: set[int] = field(default_factory=set)
-    #: Per meeting: (its events_version after this batch, the connections it changed).
-    changed_connections: dict[int, tuple[int, set[int]]] = field(default_factory=dict)
-    #: Participant sightings queued by handlers, written together by a finisher.
-    sightings: list[Any] = field(default_factory=list)
-    #: Run once after the batch's handlers (in its savepoint): bulk writes.
-    finishers: list[Callable[[ApplyContext], None]] = field(default_factory=list)
-
-    def finish_with(self, finisher: Callable[[ApplyContext], None]) -> None:
-        """Have ``finisher`` run once after this batch's handlers."""
-        if finisher not in self.finishers:
-            self.finishers.append(finisher)
-
-    def finish(self) -> None:
-        """Run the finishers, then flush the session."""
-        for finisher in self.finishers:
-            finisher(self)
-        db.session.flush()
-
-    #: Ids of the meetings whose events this batch applied.
-    touched: set[int] = field(default_factory=set)
-    #: What each applied event was about, for the live dashboard after the commit.
-    notices: list[Notice] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """An applied event as the dashboard hears of it: name, meeting, connection."""
-
-    event: str
-    meeting_uuid: str
-    #: The participant's connection key (``participants.user_key``), if any.
-    connection_key: str | None = None
-
-
-#: Called with (outcomes, context, rows) after each batch commits: the live
-#: dashboard's emits. Never inside the transaction (SQLite under eventlet: an
-#: emit that yields mid-transaction stalls every other writer).
-AfterCommit = Callable[[Sequence["Outcome"], ApplyContext, Sequence[Any]], None]
-after_commit: list[AfterCommit] = []
-
-
-Handler = Callable[[ZoomEvent, ApplyContext], None]
-
-#: Filled by ``attendance.services.handlers``; keys are real Zoom event names.
-HANDLERS: dict[str, Handler] = {}
-
-
-def is_handled(name: str) -> bool:
-    """Whether an event (by its canonical name) has a handler, i.e. is not ignored."""
-    _load_handlers()
-    return name in HANDLERS
-
-
-def _load_handlers() -> None:
-    if not HANDLERS:
-        from attendance.services.handlers import register
-
-        register(HANDLERS)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What applying one stored event did."""
-
-    id: int
-    event: str
-    meeting_uuid: str | None
-    status: EventStatus
-    error: str | None = None
 
 
 _ROW_COLUMNS = (
@@ -117,65 +46,70 @@ _ROW_COLUMNS = (
 )
 
 
-def _run(row: Any, ctx: ApplyContext) -> EventStatus:
-    """Parse a stored event and run its handler; raise whatever the handler raises."""
-    _load_handlers()
-    event = parse_event(json.loads(row.body))
+#: Row id -> the event its request already parsed (``Intake``); rows not in it
+#: are parsed from their stored body.
+Parsed = MutableMapping[int, ZoomEvent]
+
+
+def _run(row: Any, ctx: ApplyContext, parsed: Parsed) -> EventStatus:
+    """Run a stored event's handler; raise whatever the handler raises."""
+    event = parsed.pop(row.id, None) or parse_event(json.loads(row.body))
     handler = HANDLERS.get(event.name)
     if handler is None:
         return EventStatus.IGNORED
     handler(event, ctx)
     if event.meeting is not None:
         key = connection_key(event.participant) if event.participant else None
-        ctx.notices.append(Notice(event.name, event.meeting.uuid, key))
+        ctx.heard.append((event.name, event.meeting.uuid, key))
     return EventStatus.PROCESSED
 
 
-def _apply_rows(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
+def _outcome(row: Any, status: EventStatus, error: str | None = None) -> Outcome:
+    return Outcome(row.id, row.event, row.meeting_uuid, status, error, body=row.body)
+
+
+def _apply_rows(
+    rows: Sequence[Any], parsed: Parsed
+) -> tuple[list[Outcome], ApplyContext]:
     """Apply rows in the session's transaction (the caller commits)."""
     ctx = ApplyContext()
     try:
         with db.session.begin_nested(), db.session.no_autoflush:
-            outcomes = [
-                Outcome(r.id, r.event, r.meeting_uuid, _run(r, ctx)) for r in rows
-            ]
+            outcomes = [_outcome(r, _run(r, ctx, parsed)) for r in rows]
             ctx.finish()
+            db.session.flush()
     except Exception:  # noqa: BLE001 - replayed below, one savepoint per event
         log.info("a handler failed in a batch of %d; isolating events", len(rows))
         db.session.expire_all()
-        outcomes, ctx = _apply_isolated(rows)
+        outcomes, ctx = _apply_isolated(rows, parsed)
     _record(outcomes)
     return outcomes, ctx
 
 
-def _apply_isolated(rows: Sequence[Any]) -> tuple[list[Outcome], ApplyContext]:
+def _apply_isolated(
+    rows: Sequence[Any], parsed: Parsed
+) -> tuple[list[Outcome], ApplyContext]:
     """Run each event in its own savepoint so that a raise fails only that event."""
     outcomes: list[Outcome] = []
-    touched: set[int] = set()
-    dirty: set[int] = set()
-    notices: list[Notice] = []
+    # Isolated events each bumped versions separately: no changed_connections,
+    # so a connections cache reloads fully.
+    merged = ApplyContext()
     for row in rows:
         ctx = ApplyContext()
         try:
             with db.session.begin_nested(), db.session.no_autoflush:
-                status = _run(row, ctx)
+                status = _run(row, ctx, parsed)
                 ctx.finish()
+                db.session.flush()
         except Exception as exc:  # noqa: BLE001 - recorded on the event, not raised
             log.exception("event %s (%s) failed", row.id, row.event)
             db.session.expire_all()
             error = f"{type(exc).__name__}: {exc}"[:4000].replace("\x00", "")
-            outcomes.append(
-                Outcome(row.id, row.event, row.meeting_uuid, EventStatus.FAILED, error)
-            )
+            outcomes.append(_outcome(row, EventStatus.FAILED, error))
             continue
-        touched |= ctx.touched
-        dirty |= ctx.sessions_dirty
-        notices += ctx.notices
-        outcomes.append(Outcome(row.id, row.event, row.meeting_uuid, status))
-    # Isolated events each bumped versions separately: the cache reloads fully.
-    return outcomes, ApplyContext(
-        touched=touched, sessions_dirty=dirty, notices=notices
-    )
+        merged.merge(ctx)
+        outcomes.append(_outcome(row, status))
+    return outcomes, merged
 
 
 def _record(outcomes: Sequence[Outcome]) -> None:
@@ -191,7 +125,9 @@ def _record(outcomes: Sequence[Outcome]) -> None:
         _set_status(ids, status, None, now)
 
 
-def _set_status(ids: list[int], status: EventStatus, error: str | None, now) -> None:
+def _set_status(
+    ids: list[int], status: EventStatus, error: str | None, now: datetime
+) -> None:
     db.session.execute(
         update(WebhookEvent)
         .where(WebhookEvent.id.in_(ids))
@@ -218,8 +154,14 @@ class BatchFailed(Exception):
         self.ids = ids
 
 
-def apply_queued(limit: int = 100, ids: Sequence[int] | None = None) -> list[Outcome]:
+def apply_queued(
+    limit: int = 100,
+    ids: Sequence[int] | None = None,
+    parsed: Parsed | None = None,
+) -> list[Outcome]:
     """Apply up to ``limit`` queued events (of ``ids`` if given), oldest first; commit once.
+
+    ``parsed`` holds events already parsed by their requests (used and removed).
 
     On PostgreSQL the rows are locked with SKIP LOCKED so several workers (one per
     server process) never apply the same event together.
@@ -237,7 +179,7 @@ def apply_queued(limit: int = 100, ids: Sequence[int] | None = None) -> list[Out
         db.session.rollback()
         return []
     try:
-        outcomes, ctx = _apply_rows(rows)
+        outcomes, ctx = _apply_rows(rows, {} if parsed is None else parsed)
         _after_batch(ctx)
         db.session.commit()
     except Exception as exc:
@@ -246,7 +188,7 @@ def apply_queued(limit: int = 100, ids: Sequence[int] | None = None) -> list[Out
             raise
         log.exception("applying events %s failed", [r.id for r in rows])
         raise BatchFailed([r.id for r in rows], exc) from exc
-    _announce(outcomes, ctx, rows)
+    _announce(outcomes, ctx)
     return outcomes
 
 
@@ -279,23 +221,23 @@ def _mark_failed(event_id: int, error: str) -> None:
         raise
 
 
-def _announce(
-    outcomes: Sequence[Outcome], ctx: ApplyContext, rows: Sequence[Any]
-) -> None:
-    """Run the after-commit listeners; what they break is logged, never raised."""
-    for listener in after_commit:
+def _announce(outcomes: Sequence[Outcome], ctx: ApplyContext) -> None:
+    """Tell listeners what the committed batch did; what they break is logged, never raised."""
+    batch = AppliedBatch(
+        outcomes=tuple(outcomes),
+        notices=tuple(ctx.notices()),
+        changed_connections=dict(ctx.changed_connections),
+    )
+    for receiver in batch_applied.receivers_for(None):
         try:
-            listener(outcomes, ctx, rows)
+            receiver(None, batch=batch)
         except Exception:  # noqa: BLE001 - the events are committed; the emit is extra
-            log.exception("after-commit listener %r failed", listener)
+            log.exception("batch_applied receiver %r failed", receiver)
             db.session.rollback()
 
 
 def _after_batch(ctx: ApplyContext) -> None:
     """Re-sweep touched connections; regenerate ended meetings the batch touched."""
-    from attendance.services.generation import regenerate_ended
-    from attendance.services.participant_sessions import refresh_sessions
-
     refresh_sessions(ctx.sessions_dirty)
     if ctx.touched:
         regenerate_ended(ctx.touched, ctx.changed_connections)
@@ -311,10 +253,10 @@ def apply_ids(ids: Iterable[int]) -> list[Outcome]:
     ).all()
     if not rows:
         return []
-    outcomes, ctx = _apply_rows(rows)
+    outcomes, ctx = _apply_rows(rows, {})
     _after_batch(ctx)
     db.session.commit()
-    _announce(outcomes, ctx, rows)
+    _announce(outcomes, ctx)
     return outcomes
 
 

@@ -8,10 +8,10 @@ from sqlalchemy import select, update
 
 from attendance.core.sightings import Identity, Sighting, merge_identity
 from attendance.extensions import db
+from attendance.ingest.context import ApplyContext
+from attendance.ingest.meetings import upsert_meeting
 from attendance.models import Meeting, Participant, ParticipantEvent
 from attendance.models.types import to_micros
-from attendance.services.dispatch import ApplyContext
-from attendance.services.meetings import upsert_meeting
 from attendance.services.sql import insert_ignoring_conflicts
 from attendance.zoom.events import ZoomEvent
 from attendance.zoom.sightings import sighting
@@ -140,7 +140,7 @@ def _load_participants(
             ):
                 ctx.participants[meeting_id, row.user_key] = row
         for key in keys:
-            row = ctx.participants.get((meeting_id, key))
-            if row is not None:
-                found[meeting_id, key] = row
+            known = ctx.participants.get((meeting_id, key))
+            if known is not None:
+                found[meeting_id, key] = known
     return found

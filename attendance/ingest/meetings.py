@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from attendance.extensions import db
+from attendance.ingest.context import ApplyContext
 from attendance.models import (
     Meeting,
     MeetingRecording,
@@ -16,7 +17,6 @@ from attendance.models import (
 )
 from attendance.models.types import from_micros, utcnow
 from attendance.services.courses import course_for_meeting_number
-from attendance.services.dispatch import ApplyContext
 from attendance.services.sql import insert_ignoring_conflicts
 from attendance.zoom.events import MeetingInfo, ZoomEvent
 
