@@ -71,7 +71,7 @@ class DerivationCache:
     """
 
     def __init__(self) -> None:
-        self._context: tuple | None = None
+        self._context: tuple[object, ...] | None = None
         self._entries: dict[int, tuple[Connection, _Conn]] = {}
         #: Persons by their connections' pks: reused while every derivation is.
         self._persons: dict[tuple[int, ...], tuple[list[_Conn], str, Person]] = {}
@@ -117,7 +117,7 @@ class DerivationCache:
         self._entries[conn.pk] = (conn, derived)
         return derived
 
-    def prepare(self, context: tuple) -> None:
+    def prepare(self, context: tuple[object, ...]) -> None:
         """Forget everything unless S, E, the roster and the links are unchanged."""
         if context != self._context:
             self._context = context

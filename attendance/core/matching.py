@@ -109,7 +109,7 @@ class Roster:
         self._name = _freeze(name)
         self._learned = _freeze(learned)
         self._manual = _freeze(manual)
-        self._memo: dict[tuple, tuple[int | None, MatchedBy | None]] = {}
+        self._memo: dict[tuple[object, ...], tuple[int | None, MatchedBy | None]] = {}
 
     def match(
         self,

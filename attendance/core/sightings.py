@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from attendance.core.model import Connection, ConnectionEvent
 
@@ -57,7 +58,7 @@ def _earlier(
 def merge_identity(identity: Identity, sighting: Sighting) -> Identity:
     """The identity after also seeing ``sighting``: earliest name and e-mail win."""
     at = sighting.event.at
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if _earlier(sighting.name, at, identity.name, identity.name_at):
         changes.update(name=sighting.name, name_at=at)
     if _earlier(sighting.email, at, identity.email, identity.email_at):

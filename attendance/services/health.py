@@ -19,11 +19,12 @@ from typing import Any, Protocol
 from flask import Flask
 from sqlalchemy import func, select
 
-from attendance import __version__, message_queue
+from attendance import message_queue
 from attendance.database import WRITE_OPTION, bound_statement_time
 from attendance.extensions import db
 from attendance.models import EventStatus, WebhookEvent
 from attendance.models.types import iso, utcnow
+from attendance.version import __version__
 
 log = logging.getLogger(__name__)
 

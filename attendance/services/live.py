@@ -184,9 +184,9 @@ def live_view(
 
 def _version(meeting: Meeting) -> int:
     """The meeting's ``events_version`` as committed now (the object may be older)."""
-    return db.session.scalar(
+    return db.session.scalars(
         select(Meeting.events_version).where(Meeting.id == meeting.id)
-    )
+    ).one()
 
 
 #: A live meeting's persons are computed to the horizon, so they stay right until

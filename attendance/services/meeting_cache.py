@@ -125,9 +125,9 @@ def connections(meeting: Meeting, changes: Sequence[Change], *, staged: bool) ->
     # Read now, not from the loaded row: another process may have committed since.
     # Read before the connections, so an entry never claims more than it holds
     # (reloading a connection twice is harmless).
-    current = db.session.scalar(
+    current = db.session.scalars(
         select(Meeting.events_version).where(Meeting.id == meeting.id)
-    )
+    ).one()
     fresh = reconcile(
         cache.get(meeting.id, meeting.uuid),
         meeting.uuid,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -107,7 +107,7 @@ def attendance(meeting: Meeting) -> tuple[list[dict[str, Any]], list[dict[str, A
     if meeting.effective_end is None:
         return _live(meeting)
     # Columns, not entities: 2,000 ORM pairs cost more than the whole page.
-    rows = db.session.execute(
+    rows: Iterable[Any] = db.session.execute(
         select(
             Student.id,
             Student.student_id,

@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import CursorResult, delete, or_, select
 
 from attendance.database import begin_write
 from attendance.extensions import db
@@ -67,7 +68,7 @@ def purge_events(before: datetime, batch_size: int = BATCH_SIZE) -> int:
             rows = db.session.execute(query).all()
             doomed = [row.id for row in rows if row.status in PURGEABLE]
             if doomed:
-                result = db.session.execute(
+                result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
                     delete(WebhookEvent)
                     .where(
                         WebhookEvent.id.in_(doomed),

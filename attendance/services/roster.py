@@ -213,13 +213,13 @@ def import_rows(
     if not clean:
         return report
     fields = ("first_name", "last_name", "email", "department")
-    existing = {
-        sid: (pk, dict(zip(fields, values, strict=True)))
-        for pk, sid, *values in db.session.execute(
-            select(
-                Student.id, Student.student_id, *(getattr(Student, f) for f in fields)
-            ).where(Student.course_id == course.id)
-        )
+    stored: Iterable[Any] = db.session.execute(
+        select(
+            Student.id, Student.student_id, *(getattr(Student, f) for f in fields)
+        ).where(Student.course_id == course.id)
+    )
+    existing: dict[str, tuple[int, dict[str, Any]]] = {
+        sid: (pk, dict(zip(fields, values, strict=True))) for pk, sid, *values in stored
     }
     new_rows = [
         {

@@ -86,7 +86,9 @@ def _bound(a: str, b: str, matchers: Matchers | None) -> float:
     return _matcher(a, b, matchers).quick_ratio() if a and b else 0.0
 
 
-def _best(pairs: Iterable[tuple[str, str]], floor: float, matchers: Matchers) -> float:
+def _best(
+    pairs: Iterable[tuple[str, str]], floor: float, matchers: Matchers | None
+) -> float:
     """The highest ratio of ``pairs`` if it reaches ``floor`` (else something below it)."""
     best = 0.0
     for a, b in pairs:
