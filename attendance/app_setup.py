@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from attendance.auth import init_auth
 from attendance.database import configure_engine, engine_options, is_unavailable
+from attendance.errors import ANSWERED, AttendanceError, error_body
 from attendance.extensions import db, migrate, socketio
 from attendance.ingest import writer
 from attendance.models.types import render_migration_type
@@ -127,21 +129,44 @@ def _must_not_be_stored(response: Response) -> bool:
     )
 
 
-def register_errorhandlers(app: Flask) -> None:
-    """JSON errors under ``/api``: ``{"error": {"code", "message"}}``, never a traceback."""
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
 
-    def _wants_json() -> bool:
-        return request.path.startswith("/api/")
+
+def _json_error(
+    status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None
+) -> tuple[Response, int, list[tuple[str, str]]]:
+    return jsonify(error_body(code, message)), status, headers or []
+
+
+def _answer(exc: AttendanceError) -> Any:
+    """An error of ``attendance.errors``: its body under ``/api``, its status's page elsewhere."""
+    # Nothing of a request that fails is kept (a Conflict leaves a failed flush).
+    db.session.rollback()
+    if _wants_json():
+        return _json_error(exc.status, exc.code, exc.message)
+    page = default_exceptions.get(exc.status, InternalServerError)
+    return current_app.handle_http_exception(page(exc.message))
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """JSON errors under ``/api``: ``{"error": {"code", "message"}}``, never a traceback.
+
+    Views raise: one handler per error class of ``attendance.errors``, werkzeug's
+    HTTP errors, and anything else as a 500 (a 503 when the database is busy).
+    Pages keep their HTML error pages.
+    """
+    for error_class in ANSWERED:
+        app.register_error_handler(error_class, _answer)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if not _wants_json():
             return exc
         code = (exc.name or "error").lower().replace(" ", "_")
-        body = {"error": {"code": code, "message": exc.description or exc.name}}
         # Keep the exception's own headers (a 405's Allow, RFC 9110), not its HTML type.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-        return jsonify(body), exc.code or 500, headers
+        return _json_error(exc.code or 500, code, exc.description or exc.name, headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -154,12 +179,10 @@ def register_errorhandlers(app: Flask) -> None:
                 str(exc).splitlines()[0] if str(exc) else exc,
             )
             db.session.rollback()
-            body = {"error": {"code": "unavailable", "message": "database busy; retry"}}
             if not _wants_json():
                 return "Service Unavailable: the database is busy; retry shortly.", 503
-            return jsonify(body), 503
+            return _json_error(503, "unavailable", "database busy; retry")
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not _wants_json():
             return "Internal Server Error", 500
-        body = {"error": {"code": "internal_error", "message": "internal error"}}
-        return jsonify(body), 500
+        return _json_error(500, "internal_error", "internal error")

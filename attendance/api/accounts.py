@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-from flask import abort, jsonify
+from flask import jsonify
 from flask_login import current_user
 from sqlalchemy import select
 
 from attendance.api import schemas as s
 from attendance.api.openapi import endpoint
-from attendance.api.routes import ID, bp, course_or_404, error
+from attendance.api.routes import ID, bp, course_or_404
 from attendance.auth import api_login_required
-from attendance.errors import Conflict, NotFound, ValidationFailed
+from attendance.errors import Conflict, NotFound
 from attendance.extensions import db
 from attendance.models import ApiToken, Course, Instructor
 from attendance.models.types import iso
@@ -60,7 +60,7 @@ def _me() -> Instructor:
 def _instructor_or_404(instructor_id: int) -> Instructor:
     person = db.session.get(Instructor, instructor_id)
     if person is None:
-        abort(404, description="no such instructor")
+        raise NotFound("no such instructor")
     return person
 
 
@@ -85,24 +85,14 @@ def list_tokens():
 @endpoint("tokens", 204, errors=[(404, "No such token of the caller's.")])
 def delete_token(token_id: int):
     """Revoke one of the caller's tokens."""
-    try:
-        revoke_token(_me(), token_id)
-    except NotFound as exc:
-        return error(404, "not_found", str(exc))
+    revoke_token(_me(), token_id)
     db.session.commit()
     return "", 204
 
 
 def _write(action: Callable[[], Any], status: int = 200) -> Any:
-    """Run a service call; its errors become 409/422, success commits."""
-    try:
-        result = action()
-    except Conflict as exc:
-        db.session.rollback()
-        return error(409, "conflict", str(exc))
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return error(422, "invalid", str(exc))
+    """Run a service call, then commit; a Conflict (409) or ValidationFailed (422) answers."""
+    result = action()
     db.session.commit()
     if result is None:
         return "", 204
@@ -159,7 +149,7 @@ def change_instructor(instructor_id: int, json: s.InstructorUpdate):
     """Change an instructor's name, password or role."""
     person = _instructor_or_404(instructor_id)
     if json.is_admin is False and person.id == current_user.id:
-        return error(409, "conflict", "you cannot remove your own admin rights")
+        raise Conflict("you cannot remove your own admin rights")
 
     def change() -> dict[str, Any]:
         update_instructor(
@@ -222,7 +212,7 @@ def assign_instructor(course_id: int, json: s.CourseInstructor):
     course = course_or_404(course_id)
     person = db.session.get(Instructor, json.instructor_id)
     if person is None:
-        return error(404, "not_found", f"there is no instructor {json.instructor_id}")
+        raise NotFound(f"there is no instructor {json.instructor_id}")
     if person not in course.instructors:
         course.instructors.append(person)
     db.session.commit()
@@ -242,7 +232,7 @@ def unassign_instructor(course_id: int, instructor_id: int):
     course = course_or_404(course_id)
     person = _instructor_or_404(instructor_id)
     if person not in course.instructors:
-        return error(404, "not_found", "that instructor does not teach this course")
+        raise NotFound("that instructor does not teach this course")
     course.instructors.remove(person)
     db.session.commit()
     return "", 204

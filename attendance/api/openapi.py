@@ -23,16 +23,8 @@ from spectree.utils import get_multidict_items
 from attendance import __version__
 from attendance.api.schemas import MAX_ID, Error
 from attendance.auth import api_login_required
-from attendance.errors import MalformedJSON
+from attendance.errors import ApiError
 from attendance.jsonbody import loads
-
-
-class ApiError(Exception):
-    """An answer ``{"error": {"code", "message"}}`` with ``status``, raised from anywhere."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -115,13 +107,13 @@ def _wants_object(model: Any) -> bool:
 
 
 def _read_json(model: Any) -> None:
-    """Parse the body with bounded depth before spectree reads it (400 when it cannot)."""
+    """Parse the body with bounded depth before spectree reads it.
+
+    :raises MalformedJSON: when it cannot (400, as every body that is not JSON).
+    """
     if not request.is_json:
         raise ApiError(400, "bad_request", "send a JSON body (application/json)")
-    try:
-        data = loads(request.get_data(cache=True))
-    except MalformedJSON as exc:
-        raise ApiError(400, "bad_request", str(exc)) from None
+    data = loads(request.get_data(cache=True))
     if _wants_object(model) and not isinstance(data, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
 

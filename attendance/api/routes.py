@@ -1,4 +1,4 @@
-"""``/api/v1`` calls; errors are ``{"error": {"code", "message"}}``.
+"""``/api/v1`` calls; errors are raised (``attendance.errors``) and answered by the app.
 
 Each route declares its models with ``endpoint`` (``attendance.api.openapi``):
 they validate the request and the answer and are the OpenAPI document.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 from flask_login import current_user
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -17,15 +17,9 @@ from sqlalchemy.orm import selectinload
 from werkzeug.routing import IntegerConverter, Map
 
 from attendance.api import schemas as s
-from attendance.api.openapi import ApiError, document, endpoint, validation_error
+from attendance.api.openapi import document, endpoint, validation_error
 from attendance.auth import api_login_required
-from attendance.errors import (
-    Conflict,
-    InvalidCredentials,
-    NotFound,
-    RateLimited,
-    ValidationFailed,
-)
+from attendance.errors import ApiError, NotFound
 from attendance.extensions import db
 from attendance.models import Course, Instructor, Meeting, Student
 from attendance.services import courses
@@ -84,16 +78,6 @@ ROSTER_MAX_BYTES = 8 * 1024 * 1024
 ID = "id"
 
 
-def error(status: int, code: str, message: str) -> tuple[Any, int]:
-    """The API's error shape."""
-    return jsonify({"error": {"code": code, "message": message}}), status
-
-
-@bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):
-    return error(exc.status, exc.code, exc.message)
-
-
 @bp.get("/openapi.json")
 @endpoint("meta", (200, s.OpenApiDocument, "OpenAPI 3.1."), public=True)
 def openapi_json():
@@ -111,12 +95,8 @@ def openapi_json():
 )
 def create_token(json: s.TokenRequest):
     """Exchange an instructor's e-mail and password for an API token."""
-    try:
-        instructor = authenticate(json.email, json.password, request.remote_addr or "?")
-    except RateLimited as exc:
-        return error(429, "rate_limited", str(exc))
-    except InvalidCredentials as exc:
-        return error(401, "invalid_credentials", str(exc))
+    # RateLimited (429) and InvalidCredentials (401) answer themselves.
+    instructor = authenticate(json.email, json.password, request.remote_addr or "?")
     token = issue_token(instructor, json.name or "api")
     db.session.commit()
     return jsonify({"token": token}), 201
@@ -148,10 +128,13 @@ def list_courses():
 
 
 def course_or_404(course_id: int) -> Course:
-    """A course the caller may see, else 404 (the same for "not yours" and "none")."""
+    """A course the caller may see (the same 404 for "not yours" and "none").
+
+    :raises NotFound: otherwise.
+    """
     course = visible_course(current_user, course_id)
     if course is None:
-        abort(404, description="no such course")
+        raise NotFound("no such course")
     return course
 
 
@@ -161,12 +144,9 @@ _COURSE_409 = (409, "The code, or a meeting number, belongs to another course.")
 
 def _course_values(body: s.CourseUpdate, *, creating: bool) -> dict[str, Any]:
     """The service's clean values from a validated body (422 on what only it checks)."""
-    try:
-        return course_values(
-            body.model_dump(mode="json", exclude_unset=True), creating=creating
-        )
-    except ValidationFailed as exc:
-        raise ApiError(422, "invalid", str(exc)) from None
+    return course_values(
+        body.model_dump(mode="json", exclude_unset=True), creating=creating
+    )
 
 
 @bp.post("/courses")
@@ -180,13 +160,7 @@ def _course_values(body: s.CourseUpdate, *, creating: bool) -> dict[str, Any]:
 def create_course(json: s.CourseCreate):
     """Create a course (administrators); its creator teaches it."""
     values = _course_values(json, creating=True)
-    try:
-        course = courses.create_course(
-            values, db.session.get(Instructor, current_user.id)
-        )
-    except Conflict as exc:
-        db.session.rollback()
-        return error(409, "conflict", str(exc))
+    course = courses.create_course(values, db.session.get(Instructor, current_user.id))
     db.session.commit()
     return jsonify(course_json(course)), 201
 
@@ -223,14 +197,10 @@ def update_course(course_id: int, json: s.CourseUpdate):
     if "zoom_meeting_ids" in values and not current_user.is_admin:
         current = {n.zoom_meeting_id for n in course.meeting_numbers}
         if set(values["zoom_meeting_ids"]) != current:
-            return error(
+            raise ApiError(
                 403, "forbidden", "only an administrator may change meeting numbers"
             )
-    try:
-        courses.update_course(course, values)
-    except Conflict as exc:
-        db.session.rollback()
-        return error(409, "conflict", str(exc))
+    courses.update_course(course, values)
     db.session.commit()
     return jsonify(course_json(course))
 
@@ -309,7 +279,7 @@ def import_students(course_id: int):
         try:
             rows = read_csv(request.get_data())
         except RosterFormatError as exc:
-            return error(400, "bad_csv", str(exc))
+            raise ApiError(400, "bad_csv", str(exc)) from None
     else:
         try:
             body = s.StudentRows.model_validate(request.get_json())
@@ -388,10 +358,13 @@ def course_attendance_csv_view(course_id: int, query: s.CsvLayout):
 
 
 def meeting_or_404(meeting_id: int) -> Meeting:
-    """A meeting of one of the caller's courses, else 404."""
+    """A meeting of one of the caller's courses.
+
+    :raises NotFound: otherwise.
+    """
     meeting = visible_meeting(current_user, meeting_id)
     if meeting is None:
-        abort(404, description="no such meeting")
+        raise NotFound("no such meeting")
     return meeting
 
 
@@ -484,13 +457,10 @@ def override_attendance(meeting_id: int, student_pk: int, json: s.AttendanceOver
     """
     meeting = meeting_or_404(meeting_id)
     if meeting.effective_end is None:
-        return error(
+        raise ApiError(
             409, "live", "the meeting is live: attendance is generated when it ends"
         )
-    try:
-        override_status(meeting, student_pk, json.status, json.note, current_user.email)
-    except NotFound as exc:
-        return error(404, "not_found", str(exc))
+    override_status(meeting, student_pk, json.status, json.note, current_user.email)
     db.session.commit()
     records, _guests = attendance(meeting)
     (record,) = [r for r in records if r["student_pk"] == student_pk]
@@ -511,12 +481,9 @@ def match_guest(meeting_id: int, participant_pk: int, json: s.GuestMatch):
     ``remember``: later meetings of the course match the guest by themselves.
     """
     meeting = meeting_or_404(meeting_id)
-    try:
-        match_participant(
-            meeting, participant_pk, json.student_id, json.remember, current_user.email
-        )
-    except NotFound as exc:
-        return error(404, "not_found", str(exc))
+    match_participant(
+        meeting, participant_pk, json.student_id, json.remember, current_user.email
+    )
     db.session.commit()
     records, guests = attendance(meeting)
     record = next((r for r in records if r["student_pk"] == json.student_id), None)

@@ -25,10 +25,12 @@ from werkzeug.wrappers import Request
 from attendance import jsonbody
 from attendance.app_setup import SECURITY_HEADERS
 from attendance.errors import (
+    AttendanceError,
     BadPayload,
     InvalidSignature,
     MalformedJSON,
     StorageUnavailable,
+    error_body,
 )
 from attendance.ingest.event_log import IncomingEvent
 from attendance.ingest.writer import get_intake
@@ -57,10 +59,6 @@ _REASONS = {
     500: "INTERNAL SERVER ERROR",
     503: "SERVICE UNAVAILABLE",
 }
-
-
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
 
 
 def _loggable(text: str) -> str:
@@ -92,7 +90,7 @@ class ZoomFront:
     ) -> list[bytes]:
         allowed = (method, "HEAD") if method == "GET" else (method,)
         if environ.get("REQUEST_METHOD") not in allowed:
-            body = _error("method_not_allowed", f"use {method}")
+            body = error_body("method_not_allowed", f"use {method}")
             return self._answer(
                 start_response, 405, body, [("Allow", ", ".join(allowed))]
             )
@@ -101,7 +99,7 @@ class ZoomFront:
                 status, body = handler(environ)
         except Exception:  # noqa: BLE001 - as the app's own handler: a 500, logged
             log.exception("unhandled error on %s %s", method, environ.get("PATH_INFO"))
-            status, body = 500, _error("internal_error", "internal error")
+            status, body = 500, error_body("internal_error", "internal error")
         if environ.get("REQUEST_METHOD") == "HEAD":
             self._answer(start_response, status, body)
             return []
@@ -152,9 +150,9 @@ class ZoomFront:
         except HTTPException as exc:  # 413 above the limit, 400 for a broken body
             code = exc.code or 400
             name = (exc.name or "bad request").lower().replace(" ", "_")
-            return code, _error(name, exc.description or ""), "-", "-", str(code)
+            return code, error_body(name, exc.description or ""), "-", "-", str(code)
         except OSError:  # the client went away or never sent its body
-            return 400, _error("bad_request", "body not received"), "-", "-", "400"
+            return 400, error_body("bad_request", "body not received"), "-", "-", "400"
         try:
             secret = signature.verify(
                 config["ZOOM_WEBHOOK_SECRETS"],
@@ -165,12 +163,12 @@ class ZoomFront:
                 max_skew=config["WEBHOOK_MAX_SKEW_SECONDS"],
             )
         except InvalidSignature as exc:
-            return 401, _error("invalid_signature", str(exc)), "-", "-", "401"
+            return _refused(exc)
 
         try:
             data = jsonbody.loads(body)
         except MalformedJSON as exc:
-            return 400, _error("bad_request", str(exc)), "-", "-", "400"
+            return _refused(exc)
 
         if isinstance(data, dict) and data.get("event") == URL_VALIDATION:
             return self._url_validation(secret, data)
@@ -178,7 +176,7 @@ class ZoomFront:
         try:
             item = IncomingEvent.from_body(body, data)
         except BadPayload as exc:
-            return 400, _error("bad_request", str(exc)), "-", "-", "400"
+            return _refused(exc)
         uuid = item.meeting_uuid or "-"
         try:
             _row_id, status = get_intake(self.app).submit(item)
@@ -186,8 +184,7 @@ class ZoomFront:
             # One line, no traceback: in an outage every event lands here, and a
             # traceback each (9 MB in 7 s) halved what the server could answer.
             log.warning("event %s not stored: %s", _loggable(item.event), exc)
-            message = "event could not be stored; retry later"
-            return 503, _error("unavailable", message), item.event, uuid, "503"
+            return _refused(exc, item.event, uuid)
         return 200, {"status": status}, item.event, uuid, status
 
     def _url_validation(self, secret: str, data: dict[str, Any]) -> Answer:
@@ -196,7 +193,7 @@ class ZoomFront:
         plain = payload.get("plainToken") if isinstance(payload, dict) else None
         if not _is_token(plain):
             message = "payload.plainToken is missing or malformed"
-            return 400, _error("bad_request", message), URL_VALIDATION, "-", "400"
+            return 400, error_body("bad_request", message), URL_VALIDATION, "-", "400"
         self.app.extensions["attendance.state"]["last_validation_at"] = utcnow()
         answer = {
             "plainToken": plain,
@@ -210,6 +207,11 @@ class ZoomFront:
         """Readiness and a summary an operator can act on; no names, emails or secrets."""
         report, status = health_report(self.app, get_intake(self.app))
         return status, report
+
+
+def _refused(exc: AttendanceError, name: str = "-", uuid: str = "-") -> Answer:
+    """The answer to one of the app's errors: its status and body, as the app gives them."""
+    return exc.status, error_body(exc.code, exc.message), name, uuid, str(exc.status)
 
 
 def _is_token(plain: object) -> bool:
