@@ -34,3 +34,34 @@ def test_a_rolled_back_import_leaves_no_trace(app):
         db.session.rollback()
         assert "ghost@uni.edu" not in _emails(course_id)
         assert "ana@uni.edu" in _emails(course_id)
+
+
+def test_a_live_view_reads_the_roster_stamp_once(app, zoom):
+    """The live room's view and the computation under it share one roster lookup."""
+    from datetime import timedelta
+
+    from sqlalchemy import event, select
+
+    from attendance.models import Meeting
+    from attendance.services.live import live_view
+    from tests.engine_support import S, UUID, session, started
+
+    make_course(app)
+    zoom.post(started())
+    for body in session("Ana Lima", S + timedelta(minutes=1), None, email="ana@uni.edu"):
+        zoom.post(body)
+    stamps: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.startswith("SELECT courses.roster_version"):
+            stamps.append(statement)
+
+    with app.app_context():
+        meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == UUID))
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            view = live_view(meeting)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert [p["name"] for p in view.snapshot()["participants"]] == ["Ana Lima"]
+    assert len(stamps) == 1

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, or_, select
 
 from attendance.core.compute import DerivationCache, compute_meeting
-from attendance.core.model import Connection, LinkSource, MeetingResult
+from attendance.core.model import Connection, LinkSource, MeetingResult, Student
 from attendance.extensions import db
 from attendance.models import AttendanceRecord, IdentityLinkRow, Meeting, MeetingGuest
 from attendance.models.types import utcnow
@@ -74,12 +74,13 @@ def compute_persons(
     end: datetime,
     derivations: DerivationCache | None = None,
     connections: list[Connection] | None = None,
+    roster: list[Student] | None = None,
 ) -> MeetingResult:
     """Only the persons of a meeting up to ``end`` (the live room's view).
 
-    ``connections``: the meeting's connections when the caller holds them already.
+    ``connections`` and ``roster``: the meeting's, when the caller holds them already.
     """
-    inputs = load_inputs(meeting, connections, derivations)
+    inputs = load_inputs(meeting, connections, derivations, roster)
     return _compute(inputs, end, persons_only=True)
 
 

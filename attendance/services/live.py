@@ -171,12 +171,13 @@ def live_view(
             _HORIZON,
             entry.derivations,
             connections=list(entry.connections.values()),
+            roster=roster,
         )
         _remember(meeting, entry.version, roster, result)
         until: datetime | None = now
     else:
         version = _version(meeting)
-        result = compute_persons(meeting, now)
+        result = compute_persons(meeting, now, roster=roster)
         _remember(meeting, version, roster, result)
         until = None
     return LiveView(meeting, result, roster, now, until)

@@ -230,11 +230,12 @@ def load_inputs(
     meeting: Meeting,
     connections: list[Connection] | None = None,
     derivations: DerivationCache | None = None,
+    roster: list[Student] | None = None,
 ) -> MeetingInputs:
     """Load one meeting's facts, connections, roster, links and policy.
 
-    ``connections`` and ``derivations``: what the caller holds already (a cached
-    copy, see ``meeting_cache``); the connections are loaded without them.
+    ``connections``, ``derivations`` and ``roster``: what the caller holds
+    already (a cached copy, see ``meeting_cache``); each is loaded without it.
     """
     course = db.session.get(Course, meeting.course_id) if meeting.course_id else None
     return MeetingInputs(
@@ -247,7 +248,7 @@ def load_inputs(
         connections=load_connections(meeting.id)
         if connections is None
         else connections,
-        roster=load_roster(meeting.course_id),
+        roster=load_roster(meeting.course_id) if roster is None else roster,
         links=load_links(meeting),
         policy=course_policy(course),
     )
