@@ -143,7 +143,7 @@ def test_oversized_body_is_413(client, tokens):
 
 
 def test_roster_upload_may_exceed_the_app_limit_up_to_its_own(app, client, tokens):
-    from attendance.api.routes import ROSTER_MAX_BYTES
+    from attendance.api.students import ROSTER_MAX_BYTES
 
     course = _course(client, app, tokens["ada"])
     url = f"/api/v1/courses/{course['id']}/students"

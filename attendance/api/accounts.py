@@ -1,4 +1,4 @@
-"""``/api/v1`` calls about people: the caller, their tokens, and (admins) instructors."""
+"""``/api/v1`` calls about people: the caller, and (admins) instructors and who teaches what."""
 
 from __future__ import annotations
 
@@ -10,18 +10,16 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from attendance.api import schemas as s
+from attendance.api.blueprint import ID, bp
+from attendance.api.courses import course_or_404
 from attendance.api.openapi import endpoint
-from attendance.api.routes import ID, bp, course_or_404
 from attendance.auth import api_login_required
 from attendance.errors import Conflict, NotFound
 from attendance.extensions import db
-from attendance.models import ApiToken, Course, Instructor
-from attendance.models.types import iso
+from attendance.models import Course, Instructor
 from attendance.services.accounts import (
     create_instructor,
     delete_instructor,
-    live_tokens,
-    revoke_token,
     update_instructor,
 )
 from attendance.services.courses import visible_courses
@@ -43,16 +41,6 @@ def instructor_json(
     }
 
 
-def token_json(token: ApiToken) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "name": token.name,
-        "prefix": token.prefix,
-        "created_at": iso(token.created_at),
-        "last_used_at": iso(token.last_used_at),
-    }
-
-
 def _me() -> Instructor:
     return db.session.get(Instructor, current_user.id)
 
@@ -70,24 +58,6 @@ def _instructor_or_404(instructor_id: int) -> Instructor:
 def me():
     """The caller."""
     return jsonify(instructor_json(_me()))
-
-
-@bp.get("/tokens")
-@api_login_required
-@endpoint("tokens", (200, list[s.TokenInfo], "The tokens."))
-def list_tokens():
-    """The caller's tokens that still work (never their values)."""
-    return jsonify([token_json(t) for t in live_tokens(_me())])
-
-
-@bp.delete(f"/tokens/<{ID}:token_id>")
-@api_login_required
-@endpoint("tokens", 204, errors=[(404, "No such token of the caller's.")])
-def delete_token(token_id: int):
-    """Revoke one of the caller's tokens."""
-    revoke_token(_me(), token_id)
-    db.session.commit()
-    return "", 204
 
 
 def _write(action: Callable[[], Any], status: int = 200) -> Any:
