@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ASSETS := static/vendor/.assets-stamp
 export FLASK_APP := app
 
-.PHONY: run test install assets migrate lint fmt bench schemathesis clean
+.PHONY: run test install assets migrate lint check fmt bench schemathesis clean
 
 run: install assets migrate ## set up, then serve on SQLite at instance/attendance.db
 	$(BIN)/python app.py
@@ -39,6 +39,10 @@ migrate: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+check: install ## the layers (import-linter) and the types (mypy), as CI runs them
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 fmt: install
 	$(BIN)/ruff format .

@@ -14,6 +14,7 @@ from attendance.auth import init_auth
 from attendance.database import configure_engine, engine_options, is_unavailable
 from attendance.errors import ANSWERED, AttendanceError, error_body
 from attendance.extensions import db, migrate, socketio
+from attendance.http_headers import SECURITY_HEADERS
 from attendance.ingest import writer
 from attendance.models.types import render_migration_type
 from attendance.realtime import init_realtime
@@ -83,24 +84,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(web_bp)
     # The webhook and health, outermost: they need none of the stack below.
     webhooks_front.install(app)
-
-
-#: No inline script or style anywhere: a display name that slips through escaping
-#: still cannot run. ``connect-src 'self'`` covers Socket.IO's same-origin websocket.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
-
-
-#: On every answer, the app's and the webhook front's (``webhooks.front``) alike.
-SECURITY_HEADERS = (
-    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "same-origin"),
-    ("X-Frame-Options", "DENY"),
-)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -20,11 +20,11 @@ from pydantic import BaseModel, RootModel, ValidationError
 from spectree import Response, SpecTree
 from spectree.utils import get_multidict_items
 
-from attendance import __version__
 from attendance.api.schemas import MAX_ID, Error
 from attendance.auth import api_login_required
 from attendance.errors import ApiError
 from attendance.jsonbody import loads
+from attendance.version import __version__
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -23,7 +23,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
 from attendance import jsonbody
-from attendance.app_setup import SECURITY_HEADERS
 from attendance.errors import (
     AttendanceError,
     BadPayload,
@@ -32,6 +31,7 @@ from attendance.errors import (
     StorageUnavailable,
     error_body,
 )
+from attendance.http_headers import SECURITY_HEADERS
 from attendance.ingest.event_log import IncomingEvent
 from attendance.ingest.writer import get_intake
 from attendance.models.types import utcnow
