@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, g, jsonify, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from attendance.extensions import csrf, db, login_manager
 from attendance.models import Instructor
-from attendance.services.accounts import token_owner
+from attendance.services.accounts import record_token_uses, token_owner
 from attendance.text import is_digits
+
+log = logging.getLogger(__name__)
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 #: ``g`` attribute set when a valid bearer token authenticated the request.
@@ -85,6 +89,16 @@ def init_auth(app: Flask) -> None:
         if owner is not None:
             setattr(g, _BY_TOKEN, True)
         return owner
+
+    @app.teardown_request
+    def _record_token_uses(_exc: BaseException | None) -> None:
+        # After the request, never inside the lookup: a commit there would also
+        # commit whatever the request had pending when it first asked who it is.
+        try:
+            record_token_uses()
+        except SQLAlchemyError as exc:  # bookkeeping: never fail a finished request
+            db.session.rollback()
+            log.warning("a token's last use was not recorded: %s", exc)
 
     @login_manager.unauthorized_handler
     def _unauthorized() -> Any:

@@ -13,7 +13,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from attendance.core.matching import normalize_email
@@ -38,6 +38,8 @@ WINDOW = timedelta(minutes=1)
 MIN_PASSWORD_LENGTH = 8
 #: Tokens read ``att_<random>``; the prefix tells them apart in logs and the dashboard.
 TOKEN_PREFIX = "att_"  # noqa: S105 - a label, not a secret
+#: ``db.session.info`` key: the uses ``token_owner`` noted (token id -> when).
+_USED_TOKENS = "attendance.used_tokens"
 
 
 def create_instructor(
@@ -259,7 +261,11 @@ def issue_token(instructor: Instructor, name: str = "") -> str:
 
 
 def token_owner(token: str) -> Instructor | None:
-    """The instructor a bearer token belongs to, unless unknown or revoked."""
+    """The instructor a bearer token belongs to, unless unknown or revoked.
+
+    A lookup, so it never writes: a use due a new ``last_used_at`` is noted on the
+    session, and ``record_token_uses`` writes it once the request is over.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = db.session.scalar(
@@ -272,9 +278,27 @@ def token_owner(token: str) -> Instructor | None:
     now = utcnow()
     # Written at most once a minute: a busy script must not turn reads into writes.
     if row.last_used_at is None or now - row.last_used_at > WINDOW:
-        row.last_used_at = now
-        db.session.commit()
+        db.session.info.setdefault(_USED_TOKENS, {})[row.id] = now
     return row.instructor
+
+
+def record_token_uses() -> None:
+    """Write the ``last_used_at`` that ``token_owner`` noted on this session; commits.
+
+    For the end of a request: what the request left uncommitted is rolled back
+    first (removing the session would drop it too), so this commits the stamps
+    and nothing else.
+    """
+    used = db.session.info.pop(_USED_TOKENS, None)
+    if not used:
+        return
+    db.session.rollback()
+    begin_write()
+    for token_id, at in used.items():
+        db.session.execute(
+            update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at)
+        )
+    db.session.commit()
 
 
 def live_tokens(instructor: Instructor) -> list[ApiToken]:
