@@ -8,6 +8,7 @@ from attendance.models.attendance import (
 from attendance.models.course import (
     Course,
     CourseMeetingNumber,
+    CourseSlot,
     IdentityLinkRow,
     Student,
     StudentAlias,
@@ -31,6 +32,7 @@ __all__ = [
     "AttendanceRecord",
     "Course",
     "CourseMeetingNumber",
+    "CourseSlot",
     "EventStatus",
     "IdentityLinkRow",
     "Instructor",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -44,9 +45,34 @@ class Course(db.Model):  # type: ignore[name-defined,misc]
     students: Mapped[list[Student]] = relationship(
         back_populates="course", cascade="all, delete-orphan", order_by="Student.id"
     )
+    #: The weekly class times (CONTRACT §5.9), in the course's time zone.
+    slots: Mapped[list[CourseSlot]] = relationship(
+        back_populates="course",
+        cascade="all, delete-orphan",
+        order_by="[CourseSlot.weekday, CourseSlot.start_minute, CourseSlot.id]",
+    )
 
     def __repr__(self) -> str:
         return f"<Course {self.code}>"
+
+
+class CourseSlot(db.Model):  # type: ignore[name-defined,misc]
+    """One weekly class time of a course: a weekday, a local start, a length (§5.9)."""
+
+    __tablename__ = "course_slots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), index=True
+    )
+    #: Monday 0 … Sunday 6.
+    weekday: Mapped[int] = mapped_column(Integer)
+    #: Minutes after local midnight (``"HH:MM"`` in the API).
+    start_minute: Mapped[int] = mapped_column(Integer)
+    #: 1 … 720.
+    minutes: Mapped[int] = mapped_column(Integer)
+
+    course: Mapped[Course] = relationship(back_populates="slots")
 
 
 class CourseMeetingNumber(db.Model):  # type: ignore[name-defined,misc]
@@ -81,6 +107,9 @@ class Student(db.Model):  # type: ignore[name-defined,misc]
     #: From ``user.presence_status_updated`` when the e-mail matches.
     presence_status: Mapped[str | None] = mapped_column(String(32))
     presence_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The date (in the course's time zone) from which the student is off the
+    #: roster of the course's meetings (CONTRACT §5.8); None while enrolled.
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     course: Mapped[Course] = relationship(back_populates="students")
@@ -115,7 +144,12 @@ class StudentAlias(db.Model):  # type: ignore[name-defined,misc]
 
 
 class IdentityLinkRow(db.Model):  # type: ignore[name-defined,misc]
-    """A remembered identifier of a student: learned from a meeting, or a manual match."""
+    """A remembered identifier of a student: learned from a meeting, or a manual match.
+
+    ``meeting_id``: for a learned link, the meeting it was learned in (only
+    *earlier* meetings use it, CONTRACT §5.4); for a manual link, the one meeting
+    it applies to, or None when remembered for the whole course (§5.7).
+    """
 
     __tablename__ = "identity_links"
     __table_args__ = (
@@ -127,7 +161,7 @@ class IdentityLinkRow(db.Model):  # type: ignore[name-defined,misc]
     student_id: Mapped[int] = mapped_column(
         ForeignKey("students.id", ondelete="CASCADE")
     )
-    #: zoom_user | registrant | name
+    #: zoom_user | registrant | email | name
     kind: Mapped[str] = mapped_column(String(16))
     #: The identifier; a display name is stored normalized.
     value: Mapped[str] = mapped_column(String(300))
@@ -139,5 +173,16 @@ class IdentityLinkRow(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("meetings.id", ondelete="CASCADE"), index=True
     )
     learned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: How it was learned (CONTRACT §3 ``learned``): email | alias | manual.
+    learned_by: Mapped[str | None] = mapped_column(String(16))
+    #: For a manual link: the meeting and the participant (connection) of the
+    #: match that made it, so undoing that match removes every key it stored
+    #: (§5.7); ``meeting_id`` stays None for a key remembered course-wide.
+    match_meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    match_participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL"), index=True
+    )
     created_by: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

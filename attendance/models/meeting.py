@@ -51,6 +51,15 @@ class Meeting(db.Model):  # type: ignore[name-defined,misc]
     #: Bumped (atomically) by every batch that adds participant events: tells a
     #: process whether its cached copy of the meeting's connections is current.
     events_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: CONTRACT §5.9, set by each generation: whether the instance is a class of
+    #: one of its course's schedule slots, and the window [S', E'] its attendance
+    #: was computed over (None while unknown, i.e. never generated).
+    scheduled: Mapped[bool | None] = mapped_column(Boolean)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: An instructor's choice for an unscheduled instance: count it in the term
+    #: figures (True) or not (None/False). Scheduled instances always count.
+    counts_override: Mapped[bool | None] = mapped_column(Boolean)
     attendance_generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attendance_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
