@@ -79,7 +79,7 @@ def _end_sessions(instructor: Instructor) -> None:
     """Bump the auth version: every session and remember-me cookie carrying the old
     one stops working (``Instructor.get_id``). Incremented in SQL, so two bumps at
     once never land on the same value."""
-    instructor.auth_version = Instructor.auth_version + 1  # type: ignore[assignment]
+    instructor.auth_version = Instructor.auth_version + 1
 
 
 def _announce(instructor_id: int) -> None:
@@ -187,16 +187,16 @@ def authenticate(email: str, password: str, address: str) -> Instructor:
     attempt_id = attempt.id
     db.session.commit()
     since = now - WINDOW
-    by_email = db.session.scalar(
+    by_email = db.session.execute(
         select(func.count(LoginFailure.id)).where(
             LoginFailure.at > since, LoginFailure.email == email
         )
-    )
-    by_address = db.session.scalar(
+    ).scalar_one()
+    by_address = db.session.execute(
         select(func.count(LoginFailure.id)).where(
             LoginFailure.at > since, LoginFailure.address == address
         )
-    )
+    ).scalar_one()
     if by_email > MAX_FAILURES or by_address > MAX_FAILURES:
         _forget_attempt(attempt_id)
         raise RateLimited("too many failed sign-ins; try again in a minute")
