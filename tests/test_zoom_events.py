@@ -19,9 +19,9 @@ from attendance.zoom.events import (
     canonical_name,
     parse_envelope,
     parse_event,
-    parse_time,
     raw_meeting_uuid,
 )
+from attendance.zoom.fields import parse_time
 from attendance.zoom.sightings import connection_key
 from tests.support import EVENT_NAMES, fixture
 

@@ -9,28 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from attendance.errors import BadPayload
-from attendance.text import is_digits
 from attendance.zoom.catalog import canonical_name
+from attendance.zoom.fields import (
+    EARLIEST,
+    INT32_MAX,
+    INT64_MAX,
+    UNSTORABLE,
+    as_dict,
+    as_ident,
+    as_label,
+    as_text,
+    event_ts_ms,
+    flag,
+    meeting_number,
+    parse_time,
+    small_int,
+)
 
 URL_VALIDATION = "endpoint.url_validation"
 
-#: The largest integer a BIGINT column (``event_ts``, the meeting number) holds.
-INT64_MAX = 2**63 - 1
-#: The largest an INTEGER column (the meeting ``type``) holds.
-INT32_MAX = 2**31 - 1
-#: Times Zoom can send lie in this window. Outside it ``datetime`` arithmetic
-#: further on (local time for a page, a window around a meeting) can overflow,
-#: and year 0 or 99999 is no meeting's time anyway.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-#: ``event_ts`` is Unix milliseconds; the same window.
-_EVENT_TS_MAX = (LATEST - EARLIEST) // timedelta(milliseconds=1)
 #: Longest event name the log keeps (``webhook_events.event``).
 NAME_MAX = 100
 #: Longest text kept of each field: the width of the column that holds it
@@ -45,10 +47,6 @@ _SHORT_MAX = 32  # a recording's file_type and status, a presence status
 _RECORDING_TYPE_MAX = 64
 #: Text kept in unbounded columns (URLs) or not kept at all: still bounded.
 _TEXT_MAX = 4096
-
-#: A lone surrogate (what the JSON escape ``\ud800`` decodes to) cannot be encoded
-#: as UTF-8, and PostgreSQL refuses NUL in text: neither may reach a column.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,216 +151,72 @@ class ZoomEvent:
         return EARLIEST + timedelta(seconds=self.event_ts // 1000)
 
 
-def _text(value: Any) -> str:
-    """Zoom sends absent ids as "" and sometimes numbers for ids; normalize to text."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return ""
-    if isinstance(value, int | float | str):
-        return str(value).strip()
-    return ""
-
-
-def _ident(value: Any, what: str, limit: int) -> str:
-    """An identifier as text, whole or not at all: a clipped or cleaned id would be another's.
-
-    :raises BadPayload: when it is longer than ``limit`` (the column that keeps it)
-        or holds a NUL or a lone surrogate.
-    """
-    text = _text(value)
-    if len(text) > limit:
-        raise BadPayload(f"{what} is longer than {limit} characters")
-    if _UNSTORABLE.search(text):
-        raise BadPayload(f"{what} holds a NUL or an unpaired surrogate")
-    return text
-
-
-def _label(value: Any, limit: int) -> str:
-    """Free text (a name, a topic) made storable, as it is shown rather than matched.
-
-    NULs are dropped, lone surrogates become U+FFFD and the text is clipped to
-    ``limit`` (the column that keeps it).
-    """
-    text = _text(value)
-    if _UNSTORABLE.search(text):
-        text = _UNSTORABLE.sub(
-            lambda m: "" if m.group() == "\x00" else "\ufffd", text
-        ).strip()
-    return text[:limit]
-
-
-def _whole_number(value: Any) -> int | None:
-    """An integer sent as a JSON number or as a string of ASCII digits, else None.
-
-    Booleans are ints to Python but not numbers to Zoom; a float counts only when
-    it is integral (``84712639219.0``), never NaN or infinity; a string has no
-    sign (``"--5"``, ``"-5"``) and at most 20 digits, past any int64, so ``int()``
-    never sees a huge one.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str):
-        text = value.strip()
-        if is_digits(text) and len(text) <= 20:
-            return int(text)
-    return None
-
-
-def _meeting_id(value: Any) -> int | None:
-    """The meeting number: a string in meeting events, a number in ``recording.*``.
-
-    :raises BadPayload: unless it is a whole number from 1 to the largest int64.
-    """
-    if value is None or value == "":
-        return None
-    number = _whole_number(value)
-    if number is None or not 1 <= number <= INT64_MAX:
-        raise BadPayload(f"meeting id {_show(value)} is not a meeting number")
-    return number
-
-
-def _event_ts(value: Any) -> int | None:
-    """``event_ts``: Unix milliseconds inside the window Zoom's times lie in.
-
-    :raises BadPayload: on anything else that is present.
-    """
-    if value is None or value == "":
-        return None
-    number = _whole_number(value)
-    if number is None or not 0 < number < _EVENT_TS_MAX:
-        raise BadPayload(f"event_ts {_show(value)} is not a time in milliseconds")
-    return number
-
-
-def _show(value: Any) -> str:
-    """A value for an error message: short, and storable in the log's error column."""
-    return _label(repr(value), 60)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 time as sent by Zoom (``2021-07-13T21:44:51Z``) as aware UTC.
-
-    :raises BadPayload: on a value that is not a time.
-    """
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise BadPayload(f"time {_show(value)} is not a string")
-    text = value.strip()
-    # fromisoformat reads a C string: it stops at a NUL and takes what came before.
-    if not (text.isascii() and text.isprintable()) or len(text) > 64:
-        raise BadPayload(f"time {_show(value)} is not ISO 8601")
-    try:
-        parsed = datetime.fromisoformat(text)
-        # An offset such as +23:59 near year 1 or 9999 leaves datetime's range.
-        parsed = (
-            parsed.replace(tzinfo=UTC)
-            if parsed.tzinfo is None
-            else parsed.astimezone(UTC)
-        )
-    except (ValueError, OverflowError) as exc:
-        raise BadPayload(f"time {_show(value)} is not ISO 8601") from exc
-    if not EARLIEST <= parsed < LATEST:
-        raise BadPayload(
-            f"time {_show(value)} is outside {EARLIEST.year}-{LATEST.year}"
-        )
-    return parsed
-
-
-def _int_or_none(value: Any, limit: int) -> int | None:
-    """An informational count or code from 0 to ``limit``; None when absent or not one."""
-    number = _whole_number(value)
-    return number if number is not None and 0 <= number <= limit else None
-
-
-def _flag(value: Any) -> bool | None:
-    """A seed-era on/off field: booleans, or strings like "on"/"off"/"true"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip():
-        return value.strip().lower() in {"on", "true", "1", "yes", "started", "unmuted"}
-    return None
-
-
-def _dict(value: Any, what: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise BadPayload(f"{what} must be an object")
-    return value
-
-
 def _parse_meeting(obj: dict[str, Any]) -> MeetingInfo:
-    uuid = _ident(obj.get("uuid"), "payload.object.uuid", _UUID_MAX)
+    uuid = as_ident(obj.get("uuid"), "payload.object.uuid", _UUID_MAX)
     if not uuid:
         raise BadPayload("payload.object.uuid is missing")
     return MeetingInfo(
         uuid=uuid,
-        zoom_meeting_id=_meeting_id(obj.get("id")),
-        host_id=_label(obj.get("host_id"), _ID_MAX),
-        topic=_label(obj.get("topic"), _NAME_MAX),
-        type=_int_or_none(obj.get("type"), INT32_MAX),
-        timezone=_label(obj.get("timezone"), _TIMEZONE_MAX),
+        zoom_meeting_id=meeting_number(obj.get("id")),
+        host_id=as_label(obj.get("host_id"), _ID_MAX),
+        topic=as_label(obj.get("topic"), _NAME_MAX),
+        type=small_int(obj.get("type"), INT32_MAX),
+        timezone=as_label(obj.get("timezone"), _TIMEZONE_MAX),
         start_time=parse_time(obj.get("start_time")),
         end_time=parse_time(obj.get("end_time")),
-        breakout_room_uuid=_ident(
+        breakout_room_uuid=as_ident(
             obj.get("breakout_room_uuid"), "breakout_room_uuid", _UUID_MAX
         ),
     )
 
 
 def _parse_participant(raw: dict[str, Any]) -> ParticipantInfo:
-    sharing = _dict(raw.get("sharing_details"), "participant.sharing_details")
+    sharing = as_dict(raw.get("sharing_details"), "participant.sharing_details")
     date_time = parse_time(raw.get("date_time")) or parse_time(sharing.get("date_time"))
     # Both are checked, though the first wins: neither may carry what cannot be kept.
-    participant_user_id = _ident(
+    participant_user_id = as_ident(
         raw.get("participant_user_id"), "participant_user_id", _ID_MAX
     )
-    user_account_id = _ident(raw.get("id"), "participant.id", _ID_MAX)
+    user_account_id = as_ident(raw.get("id"), "participant.id", _ID_MAX)
     return ParticipantInfo(
-        user_id=_ident(raw.get("user_id"), "participant.user_id", _UUID_MAX),
-        name=_label(raw.get("user_name"), _NAME_MAX),
+        user_id=as_ident(raw.get("user_id"), "participant.user_id", _UUID_MAX),
+        name=as_label(raw.get("user_name"), _NAME_MAX),
         zoom_user_id=participant_user_id or user_account_id,
-        participant_uuid=_ident(
+        participant_uuid=as_ident(
             raw.get("participant_uuid"), "participant_uuid", _ID_MAX
         ),
-        registrant_id=_ident(raw.get("registrant_id"), "registrant_id", _ID_MAX),
-        email=_label(raw.get("email"), _EMAIL_MAX),
-        customer_key=_ident(raw.get("customer_key"), "customer_key", _ID_MAX),
+        registrant_id=as_ident(raw.get("registrant_id"), "registrant_id", _ID_MAX),
+        email=as_label(raw.get("email"), _EMAIL_MAX),
+        customer_key=as_ident(raw.get("customer_key"), "customer_key", _ID_MAX),
         join_time=parse_time(raw.get("join_time")),
         leave_time=parse_time(raw.get("leave_time")),
         date_time=date_time,
-        leave_reason=_label(raw.get("leave_reason"), _TEXT_MAX),
-        old_role=_label(raw.get("old_role"), _DETAIL_MAX),
-        new_role=_label(raw.get("new_role"), _DETAIL_MAX),
-        parent_user_id=_ident(raw.get("parent_user_id"), "parent_user_id", _UUID_MAX),
-        sharing_content=_label(sharing.get("content"), _DETAIL_MAX),
-        audio=_flag(raw.get("audio")),
-        video=_flag(raw.get("video")),
-        sharing=_flag(raw.get("sharing")),
+        leave_reason=as_label(raw.get("leave_reason"), _TEXT_MAX),
+        old_role=as_label(raw.get("old_role"), _DETAIL_MAX),
+        new_role=as_label(raw.get("new_role"), _DETAIL_MAX),
+        parent_user_id=as_ident(raw.get("parent_user_id"), "parent_user_id", _UUID_MAX),
+        sharing_content=as_label(sharing.get("content"), _DETAIL_MAX),
+        audio=flag(raw.get("audio")),
+        video=flag(raw.get("video")),
+        sharing=flag(raw.get("sharing")),
     )
 
 
 def _parse_recording_file(raw: Any) -> RecordingFile | None:
     if not isinstance(raw, dict):
         return None
-    file_id = _ident(raw.get("id"), "recording file id", _ID_MAX)
+    file_id = as_ident(raw.get("id"), "recording file id", _ID_MAX)
     if not file_id:
         return None
     return RecordingFile(
         id=file_id,
-        file_type=_label(raw.get("file_type"), _SHORT_MAX),
-        recording_type=_label(raw.get("recording_type"), _RECORDING_TYPE_MAX),
-        status=_label(raw.get("status"), _SHORT_MAX),
-        download_url=_label(raw.get("download_url"), _TEXT_MAX),
+        file_type=as_label(raw.get("file_type"), _SHORT_MAX),
+        recording_type=as_label(raw.get("recording_type"), _RECORDING_TYPE_MAX),
+        status=as_label(raw.get("status"), _SHORT_MAX),
+        download_url=as_label(raw.get("download_url"), _TEXT_MAX),
         recording_start=parse_time(raw.get("recording_start")),
         recording_end=parse_time(raw.get("recording_end")),
-        file_size=_int_or_none(raw.get("file_size"), INT64_MAX),
+        file_size=small_int(raw.get("file_size"), INT64_MAX),
     )
 
 
@@ -402,7 +256,9 @@ def _dedupe_key(event: ZoomEvent, payload: dict[str, Any]) -> str:
     if event.meeting is not None:
         parts += [event.meeting.uuid, event.meeting.breakout_room_uuid]
     if event.name == "recording.completed":
-        parts += sorted(f.id for f in event.recording_files) or [_text(event.event_ts)]
+        parts += sorted(f.id for f in event.recording_files) or [
+            as_text(event.event_ts)
+        ]
         return _digest(parts)
     if event.presence is not None:
         p = event.presence
@@ -419,9 +275,9 @@ def _dedupe_key(event: ZoomEvent, payload: dict[str, Any]) -> str:
         # Nothing Zoom-shaped to identify it (an event this app does not know):
         # the payload itself is the identity.
         parts.append(json.dumps(payload, sort_keys=True, default=str))
-        parts.append(_text(event.event_ts))
+        parts.append(as_text(event.event_ts))
     else:
-        parts.append(_text(event.event_ts))
+        parts.append(as_text(event.event_ts))
     return _digest(parts)
 
 
@@ -447,10 +303,10 @@ def parse_envelope(data: Any) -> tuple[str, int | None]:
     name = name.strip()
     if len(name) > NAME_MAX:
         raise BadPayload(f"'event' is longer than {NAME_MAX} characters")
-    if _UNSTORABLE.search(name):
+    if UNSTORABLE.search(name):
         raise BadPayload("'event' holds a NUL or an unpaired surrogate")
     try:
-        event_ts = _event_ts(data.get("event_ts"))
+        event_ts = event_ts_ms(data.get("event_ts"))
     except BadPayload:
         event_ts = None
     return name, event_ts
@@ -463,7 +319,7 @@ def raw_meeting_uuid(data: Any) -> str | None:
     except (KeyError, TypeError, IndexError):
         return None
     try:
-        return _ident(value, "uuid", _UUID_MAX) or None
+        return as_ident(value, "uuid", _UUID_MAX) or None
     except BadPayload:
         return None
 
@@ -474,27 +330,27 @@ def parse_event(data: Any) -> ZoomEvent:
     :raises BadPayload: when the envelope or a known event's payload is malformed.
     """
     received_name, _ = parse_envelope(data)
-    event_ts = _event_ts(data.get("event_ts"))
+    event_ts = event_ts_ms(data.get("event_ts"))
     name = canonical_name(received_name)
-    payload = _dict(data.get("payload"), "payload")
-    obj = _dict(payload.get("object"), "payload.object")
-    account_id = _label(payload.get("account_id"), _ID_MAX)
+    payload = as_dict(data.get("payload"), "payload")
+    obj = as_dict(payload.get("object"), "payload.object")
+    account_id = as_label(payload.get("account_id"), _ID_MAX)
 
     meeting = participant = presence = None
     files: tuple[RecordingFile, ...] = ()
     rec_start = rec_end = None
     if name == "user.presence_status_updated":
         presence = PresenceInfo(
-            zoom_user_id=_label(obj.get("id"), _ID_MAX),
-            email=_label(obj.get("email"), _EMAIL_MAX),
-            status=_label(obj.get("presence_status"), _SHORT_MAX),
+            zoom_user_id=as_label(obj.get("id"), _ID_MAX),
+            email=as_label(obj.get("email"), _EMAIL_MAX),
+            status=as_label(obj.get("presence_status"), _SHORT_MAX),
             date_time=parse_time(obj.get("date_time")),
         )
     elif name.startswith(("meeting.", "recording.")) and obj:
         meeting = _parse_meeting(obj)
         if "participant" in obj:
-            participant = _parse_participant(_dict(obj["participant"], "participant"))
-        recording_file = _dict(obj.get("recording_file"), "recording_file")
+            participant = _parse_participant(as_dict(obj["participant"], "participant"))
+        recording_file = as_dict(obj.get("recording_file"), "recording_file")
         rec_start = parse_time(recording_file.get("recording_start"))
         rec_end = parse_time(recording_file.get("recording_end"))
         raw_files = obj.get("recording_files") or []
@@ -518,9 +374,9 @@ def parse_event(data: Any) -> ZoomEvent:
         recording_files=files,
         recording_start=rec_start,
         recording_end=rec_end,
-        download_token=_label(data.get("download_token"), _TEXT_MAX),
+        download_token=as_label(data.get("download_token"), _TEXT_MAX),
         share_url=(
-            _label(obj.get("share_url"), _TEXT_MAX)
+            as_label(obj.get("share_url"), _TEXT_MAX)
             if name == "recording.completed"
             else ""
         ),
