@@ -15,7 +15,6 @@ from attendance.zoom.events import ParticipantInfo, ZoomEvent
 KEY_MAX = 255
 
 
-
 def connection_key(p: ParticipantInfo) -> str:
     """The connection's key: Zoom's ``user_id``, else the steadiest id the event has.
 
