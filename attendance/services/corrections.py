@@ -6,15 +6,13 @@ from sqlalchemy import delete, select
 
 from attendance.core.matching import normalize_name
 from attendance.core.model import LinkKind, LinkSource
+from attendance.core.status import MANUAL_STATUSES
 from attendance.errors import NotFound, ValidationFailed
 from attendance.extensions import db
 from attendance.models import AttendanceRecord, IdentityLinkRow, Meeting
 from attendance.models import Student as StudentRow
 from attendance.models.types import utcnow
 from attendance.services.generation import compute, generate
-
-#: Statuses an instructor may set (CONTRACT §3); Excused only ever comes from here.
-MANUAL_STATUSES = ("Present", "Late", "Left Early", "Absent", "Excused")
 
 
 def override_status(
