@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import or_, select
 
@@ -35,7 +34,7 @@ from attendance.models import (
     StudentAlias,
 )
 from attendance.models import Student as StudentRow
-from attendance.models.types import EPOCH
+from attendance.models.types import from_micros
 from attendance.text import is_digits
 
 
@@ -69,7 +68,7 @@ def load_events(condition) -> dict[int, dict]:
         entry = out.get(pid)
         if entry is None:
             entry = out[pid] = {"meeting_id": mid, "events": []}
-        at = EPOCH + timedelta(microseconds=at_us)
+        at = from_micros(at_us)
         entry["events"].append(
             ConnectionEvent(kinds[kind], at, room or "", detail or "")
         )
