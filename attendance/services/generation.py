@@ -169,7 +169,7 @@ def _store_guests(meeting: Meeting, result: MeetingResult) -> None:
             g.first_join,
             g.last_leave,
             g.sessions,
-            "co-host" if g.role in ("co-host", "host") else "guest",
+            g.role,  # "guest" or "co-host": compute maps roles, the host is no guest
             position,
         )
         for position, g in enumerate(result.guests)
