@@ -25,6 +25,7 @@ from attendance.core.model import (
     Student,
 )
 from attendance.core.policy import attended_percent, status_for
+from attendance.core.schedule import Window, classify
 from attendance.core.sessions import ConnState, sweep
 from attendance.core.status import Status
 
@@ -41,7 +42,7 @@ class _Conn:
 
     conn: Connection
     state: ConnState
-    #: Main-room and breakout intervals, already clipped to [S, E].
+    #: Main-room and breakout intervals, already clipped to [S', E'] (§5.9).
     main: tuple[Interval, ...]
     breakout: tuple[Interval, ...]
     student_pk: int | None
@@ -67,7 +68,7 @@ class DerivationCache:
     A late event changes one connection; the thousands of others derive exactly
     what they did last time. An entry is reused only for the same connection (the
     same object, or a reloaded one equal in every field and event) under the same
-    S, E and roster: a derivation is a pure function of exactly those.
+    S', E', E and roster: a derivation is a pure function of exactly those.
     """
 
     def __init__(self) -> None:
@@ -106,19 +107,19 @@ class DerivationCache:
         self,
         conn: Connection,
         index: Roster,
-        start: datetime | None,
+        span: tuple[datetime | None, datetime],
         end: datetime,
         ended: bool,
     ) -> _Conn:
         cached = self._entries.get(conn.pk)
         if cached is not None and (cached[0] is conn or cached[0] == conn):
             return cached[1]
-        derived = _derive(conn, index, start, end, ended)
+        derived = _derive(conn, index, span, end, ended)
         self._entries[conn.pk] = (conn, derived)
         return derived
 
     def prepare(self, context: tuple[object, ...]) -> None:
-        """Forget everything unless S, E, the roster and the links are unchanged."""
+        """Forget everything unless S', E', E, the roster and the links are unchanged."""
         if context != self._context:
             self._context = context
             self._entries.clear()
@@ -147,13 +148,15 @@ def compute_meeting(
         joins = [e.at for c in connections for e in c.events if e.kind is Kind.JOINED]
         start = min(joins, default=None)
     end = facts.ended_at if facts.ended_at is not None else now
+    window = classify(start, facts.ended_at, facts.schedule)
+    span = _span(window, end)
     index = cache.roster_index(roster, links) if cache else Roster(roster, links)
     ended = facts.ended_at is not None
     if cache is not None:
-        cache.prepare((start, end, ended, tuple(roster), tuple(links)))
-        derived = (cache.derive(c, index, start, end, ended) for c in connections)
+        cache.prepare((span, end, ended, tuple(roster), tuple(links)))
+        derived = (cache.derive(c, index, span, end, ended) for c in connections)
     else:
-        derived = (_derive(c, index, start, end, ended) for c in connections)
+        derived = (_derive(c, index, span, end, ended) for c in connections)
     conns = sorted(
         derived,
         key=lambda d: (*_time_key(d.state.first_event_at), d.conn.key),
@@ -170,14 +173,15 @@ def compute_meeting(
             records=(),
             guests=(),
             participant_count=visible_count,
+            window=window,
         )
-    duration = end - start if start is not None else timedelta(0)
+    lo, hi = span
+    duration = hi - lo if lo is not None else timedelta(0)
     by_student = {
         p.student_pk: p for p in persons if p.student_pk is not None and not p.is_host
     }
     records = tuple(
-        _record(s.pk, by_student.get(s.pk), start, end, duration, policy)
-        for s in roster
+        _record(s.pk, by_student.get(s.pk), lo, hi, duration, policy) for s in roster
     )
     visible = [p for p in persons if not p.is_host]
     guests = tuple(
@@ -194,26 +198,36 @@ def compute_meeting(
         guests=guests,
         participant_count=len(visible),
         learned_links=_learned_links(visible),
+        window=window,
     )
+
+
+def _span(window: Window, end: datetime) -> tuple[datetime | None, datetime]:
+    """[S', E'] of the window; while live E' is now (``end``), at most the slot's end."""
+    hi = end if window.end is None else window.end
+    if window.limit is not None:
+        hi = min(hi, window.limit)
+    return window.start, hi
 
 
 def _derive(
     conn: Connection,
     roster: Roster,
-    start: datetime | None,
+    span: tuple[datetime | None, datetime],
     end: datetime,
     ended: bool,
 ) -> _Conn:
-    """Sweep, clip and match one connection on its own."""
+    """Sweep (open intervals close at E), clip to [S', E'] and match one connection."""
     zoom_user_id, registrant_id = conn.zoom_user_id.strip(), conn.registrant_id.strip()
     student_pk, matched_by = roster.match(
         conn.name, conn.email, (zoom_user_id,), (registrant_id,)
     )
     main, breakout, state = sweep(conn.events, end, ended)
-    if start is None:  # no [S, E] to clip to: nothing can count
+    lo, hi = span
+    if lo is None:  # no [S, E] to clip to: nothing can count
         main, breakout = [], []
     else:
-        main, breakout = iv.clip(main, start, end), iv.clip(breakout, start, end)
+        main, breakout = iv.clip(main, lo, hi), iv.clip(breakout, lo, hi)
     return _Conn(
         conn=conn,
         state=state,

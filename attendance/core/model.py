@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
+from attendance.core.schedule import Schedule, Window
 from attendance.core.status import Status
 
 
@@ -87,6 +88,8 @@ class Student:
     #: Alias e-mail addresses and alias display names (as entered).
     alias_emails: tuple[str, ...] = ()
     alias_names: tuple[str, ...] = ()
+    #: The course-local date from which they are off the roster (§5.8); None: enrolled.
+    withdrawn_on: date | None = None
 
 
 class LinkKind(enum.StrEnum):
@@ -94,6 +97,7 @@ class LinkKind(enum.StrEnum):
 
     ZOOM_USER = "zoom_user"  # a Zoom account user id
     REGISTRANT = "registrant"  # a registrant_id
+    EMAIL = "email"  # a normalized e-mail (manual links only)
     NAME = "name"  # a normalized display name (manual links only)
 
 
@@ -142,6 +146,8 @@ class MeetingFacts:
     #: Latest ``meeting.ended`` end_time (or the stale-meeting closure), None while live.
     ended_at: datetime | None
     host_id: str = ""
+    #: The course's weekly slots (CONTRACT §5.9); None or no slots: judged over [S, E].
+    schedule: Schedule | None = None
 
 
 class Presence(enum.StrEnum):
@@ -217,3 +223,6 @@ class MeetingResult:
     #: Zoom user ids and registrant ids of persons matched by email or alias:
     #: what later meetings of the course may match by (step zoom_user).
     learned_links: tuple[IdentityLink, ...] = field(default=())
+    #: Whether it is a scheduled class and the window [S', E'] it was judged over
+    #: (§5.9); ``start`` and ``end`` above stay the instance's own S and E.
+    window: Window | None = None
