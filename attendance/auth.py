@@ -11,6 +11,7 @@ from flask import Flask, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from attendance.errors import error_body
 from attendance.extensions import csrf, db, login_manager
 from attendance.models import Instructor
 from attendance.services.accounts import record_token_uses, token_owner
@@ -56,16 +57,17 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target
 
 
+def _unauthorized_json() -> Any:
+    return jsonify(error_body("unauthorized", "sign in or send a token")), 401
+
+
 def api_login_required(view: Any) -> Any:
     """Like ``login_required`` but answers JSON 401 (session or bearer token)."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
-            body = {
-                "error": {"code": "unauthorized", "message": "sign in or send a token"}
-            }
-            return jsonify(body), 401
+            return _unauthorized_json()
         return view(*args, **kwargs)
 
     return wrapped
@@ -103,10 +105,7 @@ def init_auth(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def _unauthorized() -> Any:
         if request.path.startswith("/api/"):
-            body = {
-                "error": {"code": "unauthorized", "message": "sign in or send a token"}
-            }
-            return jsonify(body), 401
+            return _unauthorized_json()
         return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
 
     # Checked by hand below: Zoom signs its webhooks, and a bearer token is not
