@@ -12,6 +12,7 @@ from attendance.api.courses import COURSE_404, course_json, course_or_404
 from attendance.api.openapi import endpoint
 from attendance.auth import api_login_required
 from attendance.services.course_report import (
+    SUMMARY_COLUMNS,
     course_attendance_csv,
     ended_meetings,
     summaries,
@@ -23,10 +24,7 @@ CSV_NOTE = (
     "UTF-8, a header row, RFC 4180 quoting; a cell that begins with =, +, -, @, "
     "tab or carriage return is prefixed with '."
 )
-_SUMMARY_CSV = (
-    "student_id,last_name,first_name,email,meetings,present,late,left_early,absent,"
-    "excused,attended_minutes,attendance_rate,last_attended\r\n"
-)
+_SUMMARY_CSV = ",".join(SUMMARY_COLUMNS) + "\r\n"
 
 
 @bp.get(f"/courses/<{ID}:course_id>/attendance")

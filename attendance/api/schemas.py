@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from attendance.core.status import STATUSES
+from attendance.zoom.meeting_numbers import MAX_DIGITS, MIN_DIGITS
 
 #: Integer primary keys (``Integer``: int4 on PostgreSQL).
 MAX_ID = 2**31 - 1
@@ -144,8 +145,8 @@ class TokenInfo(Answer):
 TimeZone = StrEnum("TimeZone", {name: name for name in sorted(available_timezones())})
 #: A Zoom meeting number, 9-11 digits; spaces and dashes between them are ignored.
 MeetingNumber = Annotated[
-    Annotated[StrictInt, Field(ge=100_000_000, le=99_999_999_999)]
-    | text(40, pattern=r"^[ -]*(?:[0-9][ -]*){9,11}$"),
+    Annotated[StrictInt, Field(ge=10 ** (MIN_DIGITS - 1), le=10**MAX_DIGITS - 1)]
+    | text(40, pattern=rf"^[ -]*(?:[0-9][ -]*){{{MIN_DIGITS},{MAX_DIGITS}}}$"),
     BeforeValidator(_whole),
 ]
 

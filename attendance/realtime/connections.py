@@ -29,6 +29,7 @@ from attendance.realtime.rooms import ADMINS, instructor_room, meeting_room
 from attendance.services.accounts import token_owner
 from attendance.services.live import course_of_number, snapshot_for_number, teaches
 from attendance.text import is_digits
+from attendance.zoom.meeting_numbers import meeting_number_digits
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +129,8 @@ def _meeting_number(data: Any) -> int | None:
     # not a meeting number anyway.
     if isinstance(value, int) and not 0 < value < 10**12:
         return None
-    text = str(value)[:32].replace(" ", "")
-    if not is_digits(text) or not 9 <= len(text) <= 11:
-        return None
-    return int(text)
+    digits = meeting_number_digits(str(value)[:32])
+    return int(digits) if digits is not None else None
 
 
 _NOT_A_NUMBER = {"ok": False, "error": "meetingId must be a Zoom meeting number"}
