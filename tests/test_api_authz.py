@@ -37,6 +37,10 @@ TABLE = {
     ("POST", "/api/v1/courses/<int:course_id>/students"): COURSE,
     ("GET", "/api/v1/courses/<int:course_id>/attendance"): COURSE,
     ("GET", "/api/v1/courses/<int:course_id>/attendance.csv"): COURSE,
+    (
+        "GET",
+        "/api/v1/courses/<int:course_id>/students/<int:student_pk>/attendance",
+    ): COURSE,
     ("GET", "/api/v1/courses/<int:course_id>/instructors"): COURSE,
     ("POST", "/api/v1/courses/<int:course_id>/instructors"): ADMIN,
     ("GET", "/api/v1/meetings/<int:meeting_id>/attendance"): COURSE,

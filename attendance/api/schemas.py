@@ -362,6 +362,26 @@ class CourseAttendance(Answer):
     students: list[StudentSummary]
 
 
+class StudentMeeting(Answer):
+    meeting: Meeting
+    record: Record | None = Field(
+        description="The student's record; null when they were not on this "
+        "meeting's roster (e.g. withdrawn before it)."
+    )
+
+
+class StudentAttendance(Answer):
+    """One student's term."""
+
+    student: Student
+    summary: StudentSummary = Field(
+        description="The same figures as the student's row of the course's summary."
+    )
+    meetings: list[StudentMeeting] = Field(
+        description="Every ended meeting of the course, newest first."
+    )
+
+
 class CsvLayout(Query):
     layout: Literal["summary", "wide"] = Field(
         "summary",

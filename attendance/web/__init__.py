@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from attendance.web import admin, courses, live, meetings, tokens  # noqa: F401 - routes
+from attendance.web import admin, courses, live, meetings, student, tokens  # noqa: F401 - routes
 from attendance.web.routes import bp
 
 __all__ = ["bp"]
