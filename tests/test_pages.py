@@ -688,9 +688,20 @@ def test_suggestion_candidates_are_absent_or_unmatched_students():
         _record(4, "Ann", "Dias", status="Late", matched_by="alias"),
     ]
     assert [r["student_pk"] for r in candidates(pool)] == [2, 3]
-    guests = [{"participant_pk": 7, "name": "Ana Díaz (iPad)", "email": ""}]
+    guests = [
+        {"participant_pk": 7, "name": "Ana Díaz (iPad)", "email": ""},
+        {"participant_pk": 8, "name": "Anne Diaz (iPad)", "email": ""},
+    ]
     found = meeting_suggestions(pool, guests)
-    assert [s.student_pk for s in found[7]] == [2, 3]
+    # Named exactly like students already here (1 and 2 were seen): their second
+    # device first, then the candidates.
+    assert [(s.student_pk, s.second_device) for s in found[7]] == [
+        (2, True),
+        (1, True),
+        (3, False),
+    ]
+    assert sorted(s.student_pk for s in found[8]) == [2, 3]
+    assert not any(s.second_device for s in found[8])
 
 
 def test_report_guest_suggestions_come_from_the_service(app, world):
@@ -863,9 +874,9 @@ def test_meeting_suggestions_are_searched_once_for_the_same_candidates(monkeypat
     searches = []
     original = suggestions._search
 
-    def counting(pool, keys):
+    def counting(pool, here, keys):
         searches.append(len(keys))
-        return original(pool, keys)
+        return original(pool, here, keys)
 
     monkeypatch.setattr(suggestions, "_search", counting)
     pool = [_record(1, "Cache", "Tester"), _record(2, "Other", "Person")]

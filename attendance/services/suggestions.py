@@ -4,6 +4,28 @@ A guest is someone Zoom reported whom no matching step (CONTRACT §5.4) tied to
 the roster: "Ana D", "adiaz's iPad", "Diaz, Ana". The instructor matches them
 by hand; these suggestions put the likely student first. Only students who were
 absent or unmatched are candidates: a student already seen is not the guest.
+
+Except as a second device. A student Zoom already tied to someone in this
+meeting (any ``matched_by``) is *here*; a guest whose normalized name (§5.4) is
+a here student's "first last" or "last first" is offered first as that
+student's second device (matching merges it into them), and the absent students
+of that same normalized name are not offered: this is the e-mail-less phone of
+the Chloé who signed in, not the other Chloe of the roster. (The name step
+matched no one precisely because two students share that name.)
+
+Hosts and co-hosts are listed as guests but are not guests to fix: none gets a
+suggestion (§5.7: they cannot be matched to a student).
+
+A suggestion's ``score`` says how sure it is, not only how alike the names are:
+each student who fits (similarity ``s`` at or above ``THRESHOLD``) is doubted
+by every other fit ``t`` in proportion to how close it comes, and scored
+``s / (1 + sum of weight(t) x closeness(s, t))``, where closeness is 1 when
+``t >= s`` and falls linearly to 0 at ``t <= s - CLOSE``. A fit counts with
+weight 1; an absent namesake hidden behind a second device counts
+``NAMESAKE_WEIGHT`` (a second device is the likelier story, not a certain one).
+So a single exact fit is 100%, two students who fit equally are 50% each (never
+100%), a second device with one absent namesake is 67%, and a fit far ahead of
+the rest keeps its similarity. The order of the shown fits is their similarity's.
 """
 
 from __future__ import annotations
@@ -32,16 +54,24 @@ MAX_COMPARED = 60
 _PREFIX = 3
 #: A guest's name that covers only part of a student's name ranks below a full match.
 _PARTIAL = 0.9
+#: A fit this much less alike than another no longer makes that one doubtful.
+CLOSE = 0.2
+#: How much an absent namesake of a student already here doubts the second device.
+NAMESAKE_WEIGHT = 0.5
+#: Guest roles that are not guests to fix (§5.7): never matched, never suggested.
+NOT_MATCHABLE = frozenset({"host", "co-host"})
 
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
-    """A roster student the guest may be, with a similarity score in [0, 1]."""
+    """A roster student the guest may be, with how sure that is in [0, 1]."""
 
     student_pk: int
     student_id: str
     name: str
     score: float
+    #: The student is already here: the guest is probably another device of theirs.
+    second_device: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,23 +246,65 @@ def _prefixes(keys: _Keys) -> set[str]:
     return {w[:_PREFIX] for w in words if len(w) > 1}
 
 
-def _rank(
-    guest: _Keys,
-    prepared: Iterable[tuple[Mapping[str, Any], _Keys]],
-    limit: int,
-    threshold: float,
-    matchers: Matchers,
-) -> list[Suggestion]:
-    found = []
-    for c, student in prepared:
-        score = _similarity(guest, student, threshold, matchers)
-        if score >= threshold:
-            name = " ".join(p for p in (c.get("first_name"), c.get("last_name")) if p)
-            found.append(
-                Suggestion(c["student_pk"], c["student_id"], name, round(score, 3))
+def _name_keys(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """A student's normalized "first last" and "last first", as §5.4's name step reads them."""
+    first, last = record.get("first_name") or "", record.get("last_name") or ""
+    keys = (normalize_name(f"{first} {last}"), normalize_name(f"{last} {first}"))
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
+def _display_name(record: Mapping[str, Any]) -> str:
+    return " ".join(p for p in (record.get("first_name"), record.get("last_name")) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    """A student who fits a guest: how alike, how much it doubts the others, shown or not."""
+
+    record: Mapping[str, Any]
+    similarity: float
+    weight: float = 1.0
+    second_device: bool = False
+    shown: bool = True
+
+
+def _closeness(mine: float, theirs: float) -> float:
+    """How much a fit of similarity ``theirs`` makes one of ``mine`` doubtful (0-1)."""
+    if theirs >= mine:
+        return 1.0
+    return max(0.0, 1.0 - (mine - theirs) / CLOSE)
+
+
+def _scored(fits: list[_Fit], limit: int) -> list[Suggestion]:
+    """The shown fits scored by ambiguity (module docstring), second devices first."""
+    shown = []
+    for fit in fits:
+        if fit.shown:
+            doubt = sum(
+                other.weight * _closeness(fit.similarity, other.similarity)
+                for other in fits
+                if other is not fit
             )
-    found.sort(key=lambda s: (-s.score, s.name.casefold(), s.student_pk))
-    return found[:limit]
+            shown.append((fit, round(fit.similarity / (1.0 + doubt), 3)))
+    shown.sort(
+        key=lambda p: (
+            not p[0].second_device,
+            -p[1],
+            -p[0].similarity,
+            _display_name(p[0].record).casefold(),
+            p[0].record["student_pk"],
+        )
+    )
+    return [
+        Suggestion(
+            f.record["student_pk"],
+            f.record["student_id"],
+            _display_name(f.record),
+            score,
+            f.second_device,
+        )
+        for f, score in shown[:limit]
+    ]
 
 
 class SuggestionIndex:
@@ -242,15 +314,29 @@ class SuggestionIndex:
     it, at most ``MAX_COMPARED`` of them (those sharing the most terms): the
     cost of one guest is bounded whatever the roster's size, and a page never
     compares every guest with every student (a 2,000-student course with 120
-    guests took 52 s that way, on the one event loop).
+    guests took 52 s that way, on the one event loop). The students already
+    here are indexed by normalized name only: a guest looks up its own, once.
     """
 
-    def __init__(self, candidates: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        candidates: Iterable[Mapping[str, Any]],
+        here: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
         self._prepared = _prepare(candidates)
         self._terms: dict[str, list[int]] = defaultdict(list)
-        for i, (_c, keys) in enumerate(self._prepared):
+        #: Candidates by normalized name: the namesakes a second device hides.
+        self._named: dict[str, list[int]] = defaultdict(list)
+        for i, (c, keys) in enumerate(self._prepared):
             for term in _prefixes(keys):
                 self._terms[term].append(i)
+            for name in _name_keys(c):
+                self._named[name].append(i)
+        #: Students already here by normalized name: whose second device a guest may be.
+        self._here: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for r in here:
+            for name in _name_keys(r):
+                self._here[name].append(r)
         #: One difflib index per student key, shared by every guest.
         self._matchers: Matchers = {}
 
@@ -262,19 +348,34 @@ class SuggestionIndex:
         limit: int = LIMIT,
         threshold: float = THRESHOLD,
     ) -> list[Suggestion]:
-        """The best ``limit`` candidates for one guest, at or above ``threshold``."""
+        """The best ``limit`` candidates for one guest, at or above ``threshold``.
+
+        A student already here with the guest's normalized name comes first, as
+        a second device; the absent students of that name are then not offered.
+        """
+        name = normalize_name(guest_name)
+        seconds = self._here.get(name, []) if name else []
+        fits = [_Fit(r, 1.0, second_device=True) for r in seconds]
+        taken = {r["student_pk"] for r in seconds}
+        hidden: set[int] = set()
+        if seconds:
+            for i in self._named.get(name, ()):
+                record = self._prepared[i][0]
+                hidden.add(i)
+                if record["student_pk"] not in taken:
+                    fits.append(_Fit(record, 1.0, NAMESAKE_WEIGHT, shown=False))
         guest = _guest_keys(guest_name, guest_email)
         shared: Counter[int] = Counter()
         for term in _prefixes(guest):
             shared.update(self._terms.get(term, ()))
         compared = sorted(i for i, _n in shared.most_common(MAX_COMPARED))
-        return _rank(
-            guest,
-            (self._prepared[i] for i in compared),
-            limit,
-            threshold,
-            self._matchers,
+        scored = (
+            (c, _similarity(guest, keys, threshold, self._matchers))
+            for c, keys in (self._prepared[i] for i in compared if i not in hidden)
+            if c["student_pk"] not in taken
         )
+        fits += [_Fit(c, score) for c, score in scored if score >= threshold]
+        return _scored(fits, limit)
 
 
 def suggest(
@@ -282,11 +383,15 @@ def suggest(
     guest_email: str,
     candidates: Iterable[Mapping[str, Any]],
     *,
+    here: Iterable[Mapping[str, Any]] = (),
     limit: int = LIMIT,
     threshold: float = THRESHOLD,
 ) -> list[Suggestion]:
-    """The best ``limit`` candidates (Record-shaped mappings) at or above ``threshold``."""
-    return SuggestionIndex(candidates).suggest(
+    """The best ``limit`` candidates (Record-shaped mappings) at or above ``threshold``.
+
+    ``here`` are the students already in the meeting (second devices, see above).
+    """
+    return SuggestionIndex(candidates, here).suggest(
         guest_name, guest_email, limit=limit, threshold=threshold
     )
 
@@ -298,6 +403,16 @@ def candidates(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     ]
 
 
+def present(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The records of students already here: Zoom tied someone in the meeting to them."""
+    return [r for r in records if r.get("matched_by") is not None]
+
+
+def to_fix(guest: Mapping[str, Any]) -> bool:
+    """Whether a guest is one to match: not the host or a co-host (§5.7)."""
+    return guest.get("role") not in NOT_MATCHABLE
+
+
 def meeting_suggestions(
     records: Iterable[Mapping[str, Any]],
     guests: Iterable[Mapping[str, Any]],
@@ -306,27 +421,41 @@ def meeting_suggestions(
 ) -> dict[int, list[Suggestion]]:
     """Suggestions per guest ``participant_pk`` from a meeting's Records and Guests.
 
-    Pass only the guests shown (a page of them): each costs a bounded search,
-    run off the event loop (``pacing.offload``: it is pure) and remembered for
-    the same candidates, so a report reloaded by several dashboards is searched
-    once. The cache is read and written here, on the loop's thread only.
+    Hosts and co-hosts get none (they are not in the answer). Pass only the
+    guests shown (a page of them): each costs a bounded search, run off the
+    event loop (``pacing.offload``: it is pure) and remembered for the same
+    candidates and students here, so a report reloaded by several dashboards
+    is searched once. The cache is read and written here, on the loop's thread
+    only.
     """
-    pool = candidates(records)
+    records = list(records)
+    pool, here = candidates(records), present(records)
     fingerprint = hash(
-        tuple(
-            (c["student_pk"], c.get("first_name"), c.get("last_name"), c.get("email"))
-            for c in pool
+        (
+            tuple(
+                (
+                    c["student_pk"],
+                    c.get("first_name"),
+                    c.get("last_name"),
+                    c.get("email"),
+                )
+                for c in pool
+            ),
+            tuple(
+                (r["student_pk"], r.get("first_name"), r.get("last_name")) for r in here
+            ),
         )
     )
     keys = {
         g["participant_pk"]: (fingerprint, g["name"], g.get("email") or "", limit)
         for g in guests
+        if to_fix(g)
     }
     found = {pk: _CACHE[key] for pk, key in keys.items() if key in _CACHE}
     missing = [key for pk, key in keys.items() if pk not in found]
     if missing:
         for key, suggestions in zip(
-            missing, offload(_search, pool, missing), strict=True
+            missing, offload(_search, pool, here, missing), strict=True
         ):
             _CACHE[key] = suggestions
         while len(_CACHE) > CACHE_SIZE:
@@ -335,14 +464,16 @@ def meeting_suggestions(
     return found
 
 
-#: Guests' suggestions remembered (by candidates, name, e-mail and limit).
+#: Guests' suggestions remembered (by candidates and students here, name, e-mail and limit).
 CACHE_SIZE = 4096
 _CACHE: dict[tuple[int, str, str, int], list[Suggestion]] = {}
 
 
 def _search(
-    pool: list[Mapping[str, Any]], keys: list[tuple[int, str, str, int]]
+    pool: list[Mapping[str, Any]],
+    here: list[Mapping[str, Any]],
+    keys: list[tuple[int, str, str, int]],
 ) -> list[list[Suggestion]]:
-    """Each key's suggestions among ``pool``, on plain data: ms of difflib each."""
-    index = SuggestionIndex(pool)
+    """Each key's suggestions among ``pool`` (and ``here``), on plain data: ms of difflib each."""
+    index = SuggestionIndex(pool, here)
     return [index.suggest(name, email, limit=limit) for _f, name, email, limit in keys]

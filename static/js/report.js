@@ -98,11 +98,12 @@ function studentByLabel() {
 }
 
 for (const card of document.querySelectorAll(".guest-card[data-participant-pk]")) {
+  // A second device's suggestion is a match to the student already here: the same call.
   for (const button of card.querySelectorAll("button.suggestion")) {
-    const label = button.firstChild.textContent.replace(/^Match to /, "").trim();
-    button.addEventListener("click", () => match(card, Number(button.dataset.studentPk), label));
+    button.addEventListener("click", () => match(card, Number(button.dataset.studentPk), button.dataset.label));
   }
   const form = card.querySelector(".match-form");
+  if (!form) continue; // a co-host: listed, not a guest to fix
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const input = form.elements.student;
