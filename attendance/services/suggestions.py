@@ -23,9 +23,10 @@ by every other fit ``t`` in proportion to how close it comes, and scored
 ``t >= s`` and falls linearly to 0 at ``t <= s - CLOSE``. A fit counts with
 weight 1; an absent namesake hidden behind a second device counts
 ``NAMESAKE_WEIGHT`` (a second device is the likelier story, not a certain one).
-So a single exact fit is 100%, two students who fit equally are 50% each (never
+So a single exact fit is 100%, n students who fit equally are 1/n each (never
 100%), a second device with one absent namesake is 67%, and a fit far ahead of
-the rest keeps its similarity. The order of the shown fits is their similarity's.
+the rest keeps its similarity. Second devices are shown first, then the other
+fits; within each, the order is the similarity's (the scaling keeps it).
 """
 
 from __future__ import annotations
