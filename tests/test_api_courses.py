@@ -40,7 +40,6 @@ def test_create_and_read_course(app, client, tokens):
             "left_early_minutes": 10,
             "min_attendance_percent": 50.0,
         },
-        "schedule": [],
     }
     assert (
         client.get(f"/api/v1/courses/{course['id']}", headers=tokens["ada"]).get_json()
@@ -250,6 +249,7 @@ def test_roster_import_json_and_csv_round_trip(app, client, tokens):
         "email",
         "department",
         "aliases",
+        "withdrawn_on",
     }
     bad = client.post(
         url,

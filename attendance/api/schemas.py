@@ -9,6 +9,7 @@ what the server then refuses, nor accepts what it cannot store.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -167,24 +168,6 @@ class PolicyChange(Body):
     min_attendance_percent: Percent = None
 
 
-class Slot(Answer):
-    """A weekly class time in the course's time zone (CONTRACT §5.9)."""
-
-    weekday: int = Field(ge=0, le=6, description="Monday 0 … Sunday 6.")
-    start: str = Field(description="Local start, HH:MM.")
-    minutes: int = Field(ge=1, le=720)
-
-
-class SlotChange(Body):
-    """A weekly class time: a weekday, a local start, a length."""
-
-    weekday: whole(0, 6) = Field(description="Monday 0 … Sunday 6.")
-    start: text(5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$") = Field(
-        description="Local start in the course's time zone, HH:MM (00:00-23:59)."
-    )
-    minutes: whole(1, 720) = Field(description="The class's length, 1-720.")
-
-
 class CourseUpdate(Body):
     """Fields of a course to change; changing ``zoom_meeting_ids`` is for admins."""
 
@@ -198,12 +181,6 @@ class CourseUpdate(Body):
         "received for a new number join the course.",
     )
     policy: PolicyChange = None
-    schedule: list[SlotChange] = Field(
-        None,
-        max_length=50,
-        description="Replaces the weekly class times; a change recomputes the "
-        "course's ended meetings (manual statuses stay).",
-    )
 
 
 class CourseCreate(CourseUpdate):
@@ -219,10 +196,23 @@ class Course(Answer):
     timezone: str
     zoom_meeting_ids: list[str]
     policy: Policy
-    schedule: list[Slot] = Field(description="Weekly class times; [] for none.")
 
 
 # ------------------------------------------------------------------- students
+
+
+def _iso_date(value: Any) -> Any:
+    # A JSON string YYYY-MM-DD only: the lax date type would also take a number
+    # (seconds since 1970) or a date-time at midnight.
+    if not isinstance(value, str) or not re.fullmatch(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value
+    ):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+#: A calendar date as JSON text, ``"2026-03-01"``.
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 class Student(Answer):
@@ -235,6 +225,33 @@ class Student(Answer):
     email: str
     department: str
     aliases: list[str]
+    withdrawn_on: date | None = Field(
+        description="The date, in the course's time zone, from which the student "
+        "is off the roster of the course's meetings (CONTRACT §5.8); null while "
+        "enrolled."
+    )
+
+
+class StudentUpdate(Body):
+    """Fields of a roster student to change, by the rules of the roster import.
+
+    Changing ``withdrawn_on`` (or a field matching uses) regenerates the
+    course's ended meetings; manual statuses stay.
+    """
+
+    student_id: text(64, pattern=NOT_BLANK) = None
+    first_name: text(120) = None
+    last_name: text(120) = None
+    email: text(254) = Field(None, description="An e-mail address, or empty.")
+    department: text(120) = None
+    aliases: list[text(254, pattern=NOT_BLANK)] = Field(
+        None, max_length=100, description="E-mails or display names; replaces them."
+    )
+    withdrawn_on: IsoDate | None = Field(
+        None,
+        description="Off the roster of the meetings that start on this date or "
+        "later (the course's time zone); null: enrolled.",
+    )
 
 
 class StudentRow(Body):
@@ -251,6 +268,11 @@ class StudentRow(Body):
     department: text(pattern=None) | None = None
     aliases: list[text(pattern=None)] | text(pattern=None) | None = Field(
         None, description="E-mails or display names; a string is ';'-separated."
+    )
+    withdrawn_on: text(pattern=None) | None = Field(
+        None,
+        description="YYYY-MM-DD: off the roster of the meetings that start on "
+        "that date or later; empty or null: enrolled; left out: unchanged.",
     )
 
 
@@ -284,25 +306,6 @@ class Meeting(Answer):
     start_time: datetime | None
     end_time: datetime | None
     participant_count: int
-    scheduled: bool = Field(
-        description="A class of one of the course's weekly slots (every instance "
-        "of a course without a schedule is)."
-    )
-    counts: bool = Field(
-        description="In the course's term figures: scheduled, or chosen to count."
-    )
-    window_start: datetime | None = Field(
-        description="S' of the scheduled window, else the start S."
-    )
-    window_end: datetime | None = Field(
-        description="E' of the scheduled window, else the end E; null while live."
-    )
-
-
-class MeetingUpdate(Body):
-    """An unscheduled instance counted in the term figures, or not."""
-
-    counts: StrictBool
 
 
 class MeetingFilter(Query):

@@ -18,7 +18,13 @@ from attendance.errors import ApiError
 from attendance.extensions import db
 from attendance.models import Student
 from attendance.services.generation import regenerate_course
-from attendance.services.roster import RosterFormatError, import_rows, read_csv
+from attendance.services.roster import (
+    RosterFormatError,
+    find_student,
+    import_rows,
+    read_csv,
+    update_student,
+)
 
 #: A roster upload may exceed the app-wide body limit: 8 MiB is ~100,000 rows.
 ROSTER_MAX_BYTES = 8 * 1024 * 1024
@@ -34,6 +40,9 @@ def student_json(student: Student) -> dict[str, Any]:
         "email": student.email,
         "department": student.department,
         "aliases": [a.value for a in student.aliases],
+        "withdrawn_on": student.withdrawn_on.isoformat()
+        if student.withdrawn_on
+        else None,
     }
 
 
@@ -64,10 +73,12 @@ _ROSTER_CSV = {
         "type": "string",
         # Any order of the columns is read, in any case: the pattern names the usual one.
         "pattern": r"^\ufeff?student_id,first_name,last_name,email(,department)?"
-        r"(,aliases)?\r?\n",
+        r"(,aliases)?(,withdrawn_on)?\r?\n",
         "description": "Header student_id,first_name,last_name,email[,department]"
-        "[,aliases] (any order); aliases are ';'-separated. A row that breaks a "
-        "rule is reported in the answer's errors.",
+        "[,aliases][,withdrawn_on] (any order); aliases are ';'-separated; "
+        "withdrawn_on is YYYY-MM-DD, empty while enrolled (without the column, "
+        "withdrawals stay as they are). A row that breaks a rule is reported in "
+        "the answer's errors.",
     },
     "example": "student_id,first_name,last_name,email\r\nS1,Ana,Diaz,ana@uni.edu\r\n",
 }
@@ -95,11 +106,43 @@ def import_students(course_id: int):
             body = s.StudentRows.model_validate(request.get_json())
         except ValidationError as exc:
             raise validation_error(exc, 422) from None
-        rows = [
-            (n, row.model_dump(exclude_none=True))
-            for n, row in enumerate(body.root, start=1)
-        ]
+        rows = [(n, _row(row)) for n, row in enumerate(body.root, start=1)]
     report = import_rows(course, rows)
     regenerate_course(course.id)
     db.session.commit()
     return jsonify(report.as_dict())
+
+
+def _row(row: s.StudentRow) -> dict[str, Any]:
+    """A JSON roster row for the import: fields left out or null are not given,
+    except ``withdrawn_on``, where null means enrolled (left out: unchanged)."""
+    given = row.model_dump(exclude_none=True)
+    if "withdrawn_on" in row.model_fields_set:
+        given["withdrawn_on"] = row.withdrawn_on
+    return given
+
+
+_STUDENT_404 = (404, "No such course or student, or not one of the caller's.")
+_STUDENT_409 = (409, "The student_id is another student's of the course.")
+
+
+@bp.patch(f"/courses/<{ID}:course_id>/students/<{ID}:student_pk>")
+@api_login_required
+@endpoint(
+    "students",
+    (200, s.Student, "The student."),
+    json=s.StudentUpdate,
+    errors=[_STUDENT_404, _STUDENT_409],
+)
+def update_student_fields(course_id: int, student_pk: int, json: s.StudentUpdate):
+    """Change a student, or withdraw one (CONTRACT §5.8): regenerates ended meetings.
+
+    A withdrawn student is on the roster of the meetings that start, in the
+    course's time zone, before ``withdrawn_on``, and of none after.
+    """
+    course = course_or_404(course_id)
+    student = find_student(course, student_pk)
+    if update_student(student, json.model_dump(exclude_unset=True)):
+        regenerate_course(course.id)
+        db.session.commit()
+    return jsonify(student_json(student))

@@ -29,7 +29,7 @@ from attendance.models.types import EPOCH, from_micros, iso, utcnow
 from attendance.services import meeting_cache
 from attendance.services.courses import course_for_meeting_number, visible_course
 from attendance.services.generation import compute_persons
-from attendance.services.meeting_inputs import load_roster
+from attendance.services.meeting_inputs import meeting_roster, roster_now
 from attendance.services.reports import meeting_json
 
 
@@ -163,7 +163,7 @@ def live_view(
     live meeting reload only those connections).
     """
     now = max(now or utcnow(), _latest_event_time(meeting))
-    roster = load_roster(meeting.course_id)
+    roster = meeting_roster(meeting)
     if meeting.effective_end is None:
         entry = meeting_cache.connections(meeting, changes or [], staged=False)
         result = compute_persons(
@@ -236,7 +236,7 @@ def _reused_view(meeting: Meeting) -> LiveView | None:
         or kept.end != meeting.effective_end
         or kept.version != _version(meeting)
         # The roster cache hands out the same list while the roster is unchanged.
-        or load_roster(meeting.course_id) is not kept.roster
+        or meeting_roster(meeting) is not kept.roster
     ):
         return None
     now = max(utcnow(), _latest_event_time(meeting))
@@ -344,7 +344,7 @@ def snapshot_for_number(zoom_meeting_id: int, course_id: int | None) -> dict[str
     """The live room's snapshot of a meeting number: its current or latest instance."""
     meeting = latest_instance(zoom_meeting_id)
     if meeting is None:
-        roster = roster_json(load_roster(course_id))
+        roster = roster_json(roster_now(course_id))
         return {
             "meeting": None,
             "participants": [],

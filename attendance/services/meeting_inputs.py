@@ -7,11 +7,15 @@ unchanged), identity links and policy: a few column queries, no ORM objects.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from attendance.core.compute import DerivationCache
+from attendance.core.enrollment import withdrawn_from
 from attendance.core.model import (
     Connection,
     ConnectionEvent,
@@ -23,7 +27,6 @@ from attendance.core.model import (
     Policy,
     Student,
 )
-from attendance.core.schedule import Schedule, Slot, zone_named
 from attendance.errors import NotFound
 from attendance.extensions import db
 from attendance.models import (
@@ -35,7 +38,7 @@ from attendance.models import (
     StudentAlias,
 )
 from attendance.models import Student as StudentRow
-from attendance.models.types import from_micros
+from attendance.models.types import from_micros, utcnow
 from attendance.text import is_digits
 
 
@@ -115,16 +118,29 @@ def load_connections(meeting_id: int, only: set[int] | None = None) -> list[Conn
     ]
 
 
-#: course id -> (its roster stamp, its students): rosters change only by import.
-_rosters: dict[int, tuple[int, list[Student]]] = {}
+@dataclass(slots=True)
+class _KeptRoster:
+    """A course's full roster under one stamp, and the meeting rosters cut from it."""
+
+    stamp: int
+    students: list[Student]
+    #: The pks off a meeting's roster (withdrawn) -> the roster without them: the
+    #: same list for every meeting they are off, so the core reuses its index.
+    without: dict[frozenset[int], list[Student]] = field(default_factory=dict)
+
+
+#: course id -> its roster: rosters change only by an import or a student's edit,
+#: and both give the course a new ``roster_version`` stamp.
+_rosters: dict[int, _KeptRoster] = {}
 _ROSTERS_KEPT = 64
 
 
 def load_roster(course_id: int | None) -> list[Student]:
     """The course's students as the core sees them (aliases split into e-mails and names).
 
-    Kept per process while the course's ``roster_version`` stamp is unchanged (the
-    same list object, which lets the core reuse its matching index too).
+    Every student, withdrawn or not: ``meeting_roster`` is a meeting's. Kept per
+    process while the course's ``roster_version`` stamp is unchanged (the same
+    list object, which lets the core reuse its matching index too).
     """
     if course_id is None:
         return []
@@ -132,14 +148,93 @@ def load_roster(course_id: int | None) -> list[Student]:
         select(Course.roster_version).where(Course.id == course_id)
     )
     cached = _rosters.get(course_id)
-    if stamp and cached is not None and cached[0] == stamp:
-        return cached[1]
+    if stamp and cached is not None and cached.stamp == stamp:
+        return cached.students
     roster = _load_roster(course_id)
     if stamp:  # 0: no import has stamped this roster yet; nothing to key on
         if len(_rosters) >= _ROSTERS_KEPT:
             _rosters.clear()
-        _rosters[course_id] = (stamp, roster)
+        _rosters[course_id] = _KeptRoster(stamp, roster)
     return roster
+
+
+def meeting_roster(
+    meeting: Meeting,
+    roster: list[Student] | None = None,
+    connections: Sequence[Connection] | None = None,
+) -> list[Student]:
+    """The students on ``meeting``'s roster: the course's, less those withdrawn (§5.8).
+
+    ``roster``: the course's roster (or a meeting's already), when the caller
+    holds it; ``connections``: the meeting's, to find its start without a query
+    when Zoom sent no ``meeting.started``. The same list comes back for the same
+    roster and the same students off it.
+    """
+    return _roster_at(
+        meeting.course_id, roster, lambda: _meeting_start(meeting, connections)
+    )
+
+
+def roster_now(course_id: int | None) -> list[Student]:
+    """The course's students enrolled today: a meeting starting now has them."""
+    return _roster_at(course_id, None, utcnow)
+
+
+def _roster_at(
+    course_id: int | None,
+    roster: list[Student] | None,
+    start: Callable[[], datetime],
+) -> list[Student]:
+    """The course's roster less the students withdrawn by ``start()`` (read if needed)."""
+    full = load_roster(course_id) if roster is None else roster
+    if course_id is None or all(s.withdrawn_on is None for s in full):
+        return full
+    course = db.session.get(Course, course_id)
+    gone = withdrawn_from(full, start(), _zone(course.timezone if course else ""))
+    if not gone:
+        return full
+    kept = _rosters.get(course_id)
+    if kept is None or kept.students is not full:
+        return [s for s in full if s.pk not in gone]
+    cut = kept.without.get(gone)
+    if cut is None:
+        cut = kept.without[gone] = [s for s in full if s.pk not in gone]
+    return cut
+
+
+def _meeting_start(
+    meeting: Meeting, connections: Sequence[Connection] | None
+) -> datetime:
+    """When the instance starts, for the roster rule: S of CONTRACT §5 where known.
+
+    S is ``meeting.started``'s time, else the earliest main-room join; an
+    instance with neither yet (nothing but an end, or nothing at all) is placed
+    at its end, else now.
+    """
+    if meeting.start_time is not None:
+        return meeting.start_time
+    if connections is not None:
+        joins = [e.at for c in connections for e in c.events if e.kind is Kind.JOINED]
+        if joins:
+            return min(joins)
+    elif meeting.id is not None:
+        first = db.session.scalar(
+            select(func.min(ParticipantEvent.at_us)).where(
+                ParticipantEvent.meeting_id == meeting.id,
+                ParticipantEvent.kind == Kind.JOINED.value,
+            )
+        )
+        if first is not None:
+            return from_micros(first)
+    return meeting.effective_end or utcnow()
+
+
+def _zone(name: str) -> tzinfo:
+    """A course's time zone (UTC when the stored name is unknown to this system)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def forget_rosters() -> None:
@@ -164,6 +259,7 @@ def _load_roster(course_id: int) -> list[Student]:
             StudentRow.first_name,
             StudentRow.last_name,
             StudentRow.email,
+            StudentRow.withdrawn_on,
         )
         .where(StudentRow.course_id == course_id)
         .order_by(StudentRow.last_name, StudentRow.first_name, StudentRow.student_id)
@@ -177,8 +273,9 @@ def _load_roster(course_id: int) -> list[Student]:
             email=email or "",
             alias_emails=tuple(a for a in aliases.get(pk, ()) if "@" in a),
             alias_names=tuple(a for a in aliases.get(pk, ()) if "@" not in a),
+            withdrawn_on=withdrawn_on,
         )
-        for pk, student_id, first, last, email in rows
+        for pk, student_id, first, last, email, withdrawn_on in rows
     ]
 
 
@@ -226,14 +323,6 @@ def course_policy(course: Course | None) -> Policy:
     )
 
 
-def course_schedule(course: Course | None) -> Schedule | None:
-    """The course's weekly slots in its zone as the core takes them (§5.9); None without."""
-    if course is None or not course.slots:
-        return None
-    slots = tuple(Slot(s.weekday, s.start_minute, s.minutes) for s in course.slots)
-    return Schedule(slots, zone_named(course.timezone))
-
-
 def load_inputs(
     meeting: Meeting,
     connections: list[Connection] | None = None,
@@ -244,6 +333,7 @@ def load_inputs(
 
     ``connections``, ``derivations`` and ``roster``: what the caller holds
     already (a cached copy, see ``meeting_cache``); each is loaded without it.
+    The roster is the meeting's: withdrawn students are off it (``meeting_roster``).
     """
     course = db.session.get(Course, meeting.course_id) if meeting.course_id else None
     return MeetingInputs(
@@ -252,12 +342,11 @@ def load_inputs(
             started_at=meeting.start_time,
             ended_at=meeting.effective_end,
             host_id=meeting.host_id or "",
-            schedule=course_schedule(course),
         ),
         connections=load_connections(meeting.id)
         if connections is None
         else connections,
-        roster=load_roster(meeting.course_id) if roster is None else roster,
+        roster=meeting_roster(meeting, roster, connections),
         links=load_links(meeting),
         policy=course_policy(course),
     )

@@ -8,19 +8,25 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from attendance.core.matching import normalize_email
+from attendance.errors import Conflict, NotFound, ValidationFailed
 from attendance.extensions import db
 from attendance.models import Course, Student, StudentAlias
 from attendance.models.types import utcnow
 
-#: CONTRACT §3: the header of a roster CSV; department and aliases are optional.
+#: CONTRACT §3: the header of a roster CSV; department, aliases and withdrawn_on
+#: (§5.8: a date, empty while enrolled) are optional.
 REQUIRED_COLUMNS = ("student_id", "first_name", "last_name", "email")
-OPTIONAL_COLUMNS = ("department", "aliases")
+OPTIONAL_COLUMNS = ("department", "aliases", "withdrawn_on")
+#: The columns stored as they come (aliases are rows of their own).
+_FIELDS = ("first_name", "last_name", "email", "department", "withdrawn_on")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _MAX = {
     "student_id": 64,
     "first_name": 120,
@@ -164,7 +170,29 @@ def _clean(
             return None, "an alias is longer than 254 characters"
         cleaned.append(normalize_email(alias) if "@" in alias else alias)
     row["aliases"] = list(dict.fromkeys(cleaned))
+    if "withdrawn_on" in raw:  # left out: the student's withdrawal stays as it is
+        withdrawn_on, problem = _withdrawal(raw["withdrawn_on"])
+        if problem:
+            return None, problem
+        row["withdrawn_on"] = withdrawn_on
     return row, None
+
+
+def _withdrawal(value: Any) -> tuple[date | None, str | None]:
+    """A withdrawal date from a cell ("" or None: enrolled), or why it is none."""
+    if value is None or isinstance(value, date):
+        return value, None
+    if not isinstance(value, str):
+        return None, "withdrawn_on must be a date as text (YYYY-MM-DD)"
+    value = value.strip()
+    if not value:
+        return None, None
+    try:
+        if not _DATE.match(value):
+            raise ValueError(value)
+        return date.fromisoformat(value), None
+    except ValueError:
+        return None, f"withdrawn_on {value[:40]!r} is not a date (YYYY-MM-DD)"
 
 
 def _unstorable(value: Any) -> str | None:
@@ -212,7 +240,7 @@ def import_rows(
     report.errors.sort(key=lambda e: e["line"])
     if not clean:
         return report
-    fields = ("first_name", "last_name", "email", "department")
+    fields = _FIELDS
     stored: Iterable[Any] = db.session.execute(
         select(
             Student.id, Student.student_id, *(getattr(Student, f) for f in fields)
@@ -221,6 +249,11 @@ def import_rows(
     existing: dict[str, tuple[int, dict[str, Any]]] = {
         sid: (pk, dict(zip(fields, values, strict=True))) for pk, sid, *values in stored
     }
+    for sid, (_line, row) in clean.items():
+        if "withdrawn_on" not in row:  # no such column: keep what is stored
+            row["withdrawn_on"] = (
+                existing[sid][1]["withdrawn_on"] if sid in existing else None
+            )
     new_rows = [
         {
             "course_id": course.id,
@@ -248,15 +281,82 @@ def import_rows(
     report.updated = len(clean) - len(new_rows)
     _set_aliases({ids[sid]: row["aliases"] for sid, (_line, row) in clean.items()})
     db.session.expire_all()
-    # Roster caches (matching, the live room) key on this stamp. A fresh random
-    # value, not +1: a rolled-back import's stamp must never come back.
+    _restamp(course.id)
+    return report
+
+
+def find_student(course: Course, student_pk: int) -> Student:
+    """A student of ``course`` by primary key.
+
+    :raises NotFound: when there is none, or they are another course's.
+    """
+    student = db.session.scalar(
+        select(Student).where(Student.id == student_pk, Student.course_id == course.id)
+    )
+    if student is None:
+        raise NotFound("no such student in this course")
+    return student
+
+
+def update_student(student: Student, changes: Mapping[str, Any]) -> bool:
+    """Change some of a student's fields, by the import's rules (the caller commits).
+
+    ``changes`` holds any of student_id, first_name, last_name, email,
+    department, aliases (a list, or text separated by ';') and withdrawn_on (a
+    date, or None: enrolled). Returns whether anything changed: then the caller
+    regenerates the course's ended meetings.
+
+    :raises ValidationFailed: when a value breaks a rule of the roster.
+    :raises Conflict: when the new student_id is another student's.
+    """
+    current: dict[str, Any] = {f: getattr(student, f) for f in _FIELDS}
+    current["student_id"] = student.student_id
+    current["aliases"] = [a.value for a in student.aliases]
+    row, problem = _clean(0, {**current, **changes})
+    if problem:
+        raise ValidationFailed(problem)
+    assert row is not None  # noqa: S101 - _clean returns one or the other
+    if row == current:
+        return False
+    if row["student_id"] != student.student_id and db.session.scalar(
+        select(Student.id).where(
+            Student.course_id == student.course_id,
+            Student.student_id == row["student_id"],
+        )
+    ):
+        raise Conflict(f"student_id {row['student_id']!r} is another student's")
+    student.student_id = row["student_id"]
+    for key in _FIELDS:
+        setattr(student, key, row[key])
+    db.session.flush()
+    _set_aliases({student.id: row["aliases"]})
+    db.session.expire(student, ["aliases"])
+    _restamp(student.course_id)
+    return True
+
+
+def _restamp(course_id: int) -> None:
+    """Give the course's roster a new stamp: roster caches (matching, the live
+    room) key on it. A fresh random value, not +1: a rolled-back change's stamp
+    must never come back."""
     db.session.execute(
         update(Course)
-        .where(Course.id == course.id)
+        .where(Course.id == course_id)
         .values(roster_version=secrets.randbelow(2**31 - 1) + 1)
         .execution_options(synchronize_session=False)
     )
-    return report
+
+
+def withdrawn_count(course_id: int) -> int:
+    """How many of the course's students have a withdrawal date."""
+    return (
+        db.session.scalar(
+            select(func.count(Student.id)).where(
+                Student.course_id == course_id, Student.withdrawn_on.is_not(None)
+            )
+        )
+        or 0
+    )
 
 
 def _set_aliases(wanted: dict[int, list[str]]) -> None:

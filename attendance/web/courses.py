@@ -17,12 +17,20 @@ from attendance.services.roster import (
     REQUIRED_COLUMNS,
     ImportReport,
     RosterFormatError,
+    find_student,
     import_rows,
     read_csv,
+    update_student,
+    withdrawn_count,
 )
 from attendance.web import queries
 from attendance.web.access import ID, course_or_404, int_arg
-from attendance.web.forms import CourseCreateForm, CourseSettingsForm, RosterUploadForm
+from attendance.web.forms import (
+    CourseCreateForm,
+    CourseSettingsForm,
+    RosterUploadForm,
+    WithdrawalForm,
+)
 from attendance.web.routes import bp
 
 #: Same limit as the API's roster upload: ~100,000 rows.
@@ -126,6 +134,8 @@ def _course_page(
         upload=upload or RosterUploadForm(formdata=None),
         report=report,
         columns=REQUIRED_COLUMNS,
+        withdrawal=WithdrawalForm(formdata=None),
+        withdrawn=withdrawn_count(course.id),
     ), status
 
 
@@ -189,4 +199,37 @@ def upload_roster(course_id: int):
     status = 422 if report.errors and not (report.created or report.updated) else 200
     return _course_page(
         course, upload=RosterUploadForm(formdata=None), report=report, status=status
+    )
+
+
+@bp.post(f"/courses/<{ID}:course_id>/students/<{ID}:student_pk>/withdrawal")
+@login_required
+def withdraw_student(course_id: int, student_pk: int):
+    """Set or clear a student's withdrawal date (§5.8); regenerate ended meetings."""
+    course = course_or_404(course_id)
+    student = find_student(course, student_pk)
+    form = WithdrawalForm()
+    if not form.validate_on_submit():
+        flash("Give the withdrawal date as a date (YYYY-MM-DD).", "error")
+        return _course_page(course, status=422)
+    withdrawn_on = form.withdrawn_on.data
+    if update_student(student, {"withdrawn_on": withdrawn_on}):
+        regenerate_course(course.id)
+        db.session.commit()
+    name = f"{student.first_name} {student.last_name}".strip()
+    if withdrawn_on is None:
+        flash(f"{name} is enrolled: on the roster of every meeting.", "success")
+    else:
+        flash(
+            f"{name} withdrawn on {withdrawn_on:%d %b %Y}: off the roster of meetings "
+            "from that date; earlier attendance is kept.",
+            "success",
+        )
+    return redirect(
+        url_for(
+            "web.course",
+            course_id=course.id,
+            students=int_arg("students") or None,
+            _anchor="roster",
+        )
     )

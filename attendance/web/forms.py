@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     FloatField,
     IntegerField,
@@ -19,7 +20,13 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 
 from attendance.services.accounts import MIN_PASSWORD_LENGTH
 from attendance.services.courses import POLICY_LIMITS
@@ -125,6 +132,16 @@ class RosterUploadForm(FlaskForm):
     """A roster CSV: student_id, first_name, last_name, email[, department][, aliases]."""
 
     file = FileField("Roster CSV", validators=[FileRequired("Choose a CSV file.")])
+
+
+class WithdrawalForm(FlaskForm):
+    """A student's withdrawal date (CONTRACT §5.8); empty: enrolled again."""
+
+    withdrawn_on = DateField(
+        "Withdrawn on",
+        validators=[Optional()],
+        description="Off the roster of meetings from this date (course time zone).",
+    )
 
 
 class TokenForm(FlaskForm):
