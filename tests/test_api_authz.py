@@ -11,6 +11,7 @@ import re
 import pytest
 
 from attendance.extensions import db
+from attendance.models import IdentityLinkRow
 from attendance.services.accounts import create_instructor, issue_token
 from tests.api_support import create_course
 from tests.engine_support import NUMBER, E, S, ended, session, started
@@ -50,11 +51,17 @@ TABLE = {
         "POST",
         "/api/v1/meetings/<int:meeting_id>/participants/<int:participant_pk>/match",
     ): COURSE,
+    ("GET", "/api/v1/courses/<int:course_id>/links"): COURSE,
     ("GET", "/api/v1/instructors"): ADMIN,
     ("POST", "/api/v1/instructors"): ADMIN,
     ("GET", "/api/v1/instructors/<int:instructor_id>"): ADMIN,
     ("PATCH", "/api/v1/instructors/<int:instructor_id>"): ADMIN,
     ("DELETE", "/api/v1/tokens/<int:token_id>"): PERSONAL,
+    (
+        "DELETE",
+        "/api/v1/meetings/<int:meeting_id>/participants/<int:participant_pk>/match",
+    ): COURSE,
+    ("DELETE", "/api/v1/courses/<int:course_id>/links/<int:link_id>"): COURSE,
     (
         "DELETE",
         "/api/v1/courses/<int:course_id>/instructors/<int:instructor_id>",
@@ -139,8 +146,25 @@ def world(app, client, zoom):
         "student_pk": report["records"][0]["student_pk"],
         "participant_pk": report["guests"][0]["participant_pk"],
         "token_id": next(t["id"] for t in tokens if t["name"] == "spare"),
+        "link_id": _remembered_key(app, course["id"], report),
     }
     return headers, ids
+
+
+def _remembered_key(app, course_id: int, report) -> int:
+    """A key the course remembers for its student, for the links routes to find."""
+    with app.app_context():
+        link = IdentityLinkRow(
+            course_id=course_id,
+            student_id=report["records"][0]["student_pk"],
+            kind="zoom_user",
+            value="authz-zoom-user",
+            source="manual",
+            learned_by="manual",
+        )
+        db.session.add(link)
+        db.session.commit()
+        return link.id
 
 
 def _url(rule: str, ids: dict[str, int]) -> str:

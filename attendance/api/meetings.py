@@ -14,7 +14,11 @@ from attendance.auth import api_login_required
 from attendance.errors import ApiError, NotFound
 from attendance.extensions import db
 from attendance.models import Course, Meeting
-from attendance.services.corrections import match_participant, override_status
+from attendance.services.corrections import (
+    match_participant,
+    override_status,
+    undo_match,
+)
 from attendance.services.courses import visible_courses, visible_meeting
 from attendance.services.live import participant_counts
 from attendance.services.reports import attendance, attendance_csv, meeting_json
@@ -132,24 +136,73 @@ def override_attendance(meeting_id: int, student_pk: int, json: s.AttendanceOver
     return jsonify(record)
 
 
-@bp.post(f"/meetings/<{ID}:meeting_id>/participants/<{ID}:participant_pk>/match")
+_MATCH_URL = f"/meetings/<{ID}:meeting_id>/participants/<{ID}:participant_pk>/match"
+
+
+@bp.post(_MATCH_URL)
 @api_login_required
 @endpoint(
     "meetings",
-    (200, s.MatchResult, "The student's record and the remaining guests."),
+    (
+        200,
+        s.MatchResult,
+        "The student's record, the remaining guests, and the keys remembered "
+        "and refused.",
+    ),
     json=s.GuestMatch,
-    errors=[(404, "No such meeting, guest or student.")],
+    errors=[
+        (404, "No such meeting, guest or student."),
+        (
+            409,
+            "The participant is the host or a co-host, or every key of theirs "
+            "points to another student already.",
+        ),
+    ],
 )
 def match_guest(meeting_id: int, participant_pk: int, json: s.GuestMatch):
     """Assign a guest to a roster student.
 
-    ``remember``: later meetings of the course match the guest by themselves.
+    ``remember``: later meetings of the course match the guest by themselves, by
+    its Zoom user id, registrant id, e-mail and (only when specific) display
+    name. A key that points to another student already is refused and listed.
     """
     meeting = meeting_or_404(meeting_id)
-    match_participant(
+    outcome = match_participant(
         meeting, participant_pk, json.student_id, json.remember, current_user.email
     )
     db.session.commit()
     records, guests = attendance(meeting)
     record = next((r for r in records if r["student_pk"] == json.student_id), None)
-    return jsonify({"record": record, "guests": guests})
+    return jsonify(
+        {
+            "record": record,
+            "guests": guests,
+            "remembered": [
+                {"kind": kind.value, "value": value}
+                for kind, value in outcome.remembered
+            ],
+            "refused": [
+                {"kind": r.kind.value, "value": r.value, "student_pk": r.student_pk}
+                for r in outcome.refused
+            ],
+        }
+    )
+
+
+@bp.delete(_MATCH_URL)
+@api_login_required
+@endpoint(
+    "meetings",
+    204,
+    errors=[(404, "No such meeting, or no manual match of that participant in it.")],
+)
+def unmatch_guest(meeting_id: int, participant_pk: int):
+    """Undo a manual match: the keys it remembered are forgotten (CONTRACT §5.7).
+
+    The meeting and the course's ended meetings that used them are regenerated
+    (manual statuses stay); the participant is a guest again.
+    """
+    meeting = meeting_or_404(meeting_id)
+    undo_match(meeting, participant_pk)
+    db.session.commit()
+    return "", 204

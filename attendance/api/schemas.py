@@ -373,9 +373,53 @@ class GuestMatch(Body):
     )
 
 
+LinkKindName = Literal["zoom_user", "registrant", "email", "name"]
+
+
+class MatchedKey(Answer):
+    """A key a match remembered for the course (CONTRACT §5.7)."""
+
+    kind: LinkKindName
+    value: str = Field(
+        description="Ids as Zoom gave them; e-mails and names normalized."
+    )
+
+
+class RefusedKey(Answer):
+    """A key a match did not store: it points to another student already."""
+
+    kind: LinkKindName
+    value: str
+    student_pk: int = Field(description="The student the key points to.")
+
+
 class MatchResult(Answer):
     record: Record | None
     guests: list[Guest]
+    remembered: list[MatchedKey] = Field(
+        description="The keys remembered for later meetings of the course: ids, "
+        "the e-mail, and the display name only when it is specific."
+    )
+    refused: list[RefusedKey] = Field(
+        description="Keys not stored because they point to another student."
+    )
+
+
+class RememberedKey(Answer):
+    """One of a course's remembered keys (CONTRACT §3, §5.7)."""
+
+    id: int
+    student_pk: int
+    kind: LinkKindName
+    value: str
+    learned: Literal["manual", "email", "alias"] = Field(
+        description="A manual match remembered it, or a match by e-mail or alias "
+        "taught it."
+    )
+    created_at: datetime
+    meeting_id: int | None = Field(
+        description="The meeting it was learned in, or of the match that made it."
+    )
 
 
 # ----------------------------------------------------------- course attendance

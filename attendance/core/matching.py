@@ -14,7 +14,40 @@ from attendance.core.model import IdentityLink, LinkKind, LinkSource, MatchedBy,
 _CLOSERS = {")": "(", "]": "["}
 _ASCII_NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _NOBODY: frozenset[int] = frozenset()
+#: Words that name a device or a placeholder, not a person (CONTRACT §5.7): a
+#: display name with one of them is shared by strangers ("iPhone", "Zoom user").
+DEVICE_WORDS = frozenset(
+    {
+        "iphone",
+        "ipad",
+        "android",
+        "galaxy",
+        "samsung",
+        "pixel",
+        "phone",
+        "mobile",
+        "tablet",
+        "laptop",
+        "macbook",
+        "desktop",
+        "pc",
+        "computer",
+        "zoom",
+        "user",
+        "guest",
+        "participant",
+        "student",
+        "host",
+        "admin",
+        "unknown",
+        "teacher",
+        "room",
+        "my",
+    }
+)
 _K = TypeVar("_K", bound=Hashable)
+#: The link kinds the zoom_user step learns (names and e-mails are manual only).
+_ID_KINDS = frozenset({LinkKind.ZOOM_USER, LinkKind.REGISTRANT})
 
 
 def normalize_email(value: str) -> str:
@@ -37,6 +70,19 @@ def normalize_name(value: str) -> str:
     text = _strip_trailing_groups(text)
     kept = "".join(ch if ch.isalpha() or ch.isdecimal() else " " for ch in text)
     return " ".join(kept.split())
+
+
+def is_specific_name(value: str) -> bool:
+    """Whether a display name points to one person, and so may be remembered (§5.7).
+
+    Its normalized words: at least two of two or more letters (and nothing but
+    letters), none a device or placeholder word, none a number. "Ana Díaz" is;
+    "iPhone", "Ana D." and "Zoom user 7" are not.
+    """
+    words = normalize_name(value).split()
+    if any(word in DEVICE_WORDS or word.isdecimal() for word in words):
+        return False
+    return sum(1 for word in words if len(word) >= 2 and word.isalpha()) >= 2
 
 
 def _strip_marks(text: str) -> str:
@@ -94,12 +140,11 @@ class Roster:
         learned: dict[tuple[LinkKind, str], set[int]] = defaultdict(set)
         manual: dict[tuple[LinkKind, str], set[int]] = defaultdict(set)
         for link in links:
-            is_name = link.kind is LinkKind.NAME
-            value = normalize_name(link.value) if is_name else link.value.strip()
+            value = _link_key(link)
             # A link to a student no longer on the roster points nowhere.
             if not value or link.student_pk not in known:
                 continue
-            if link.source is LinkSource.LEARNED and not is_name:
+            if link.source is LinkSource.LEARNED and link.kind in _ID_KINDS:
                 learned[link.kind, value].add(link.student_pk)
             elif link.source is LinkSource.MANUAL:
                 manual[link.kind, value].add(link.student_pk)
@@ -158,11 +203,21 @@ class Roster:
         yield (
             MatchedBy.MANUAL,
             _union(
+                self._manual.get((LinkKind.EMAIL, email_key)),
                 self._manual.get((LinkKind.NAME, name_key)),
                 *(self._manual.get(key) for key in ids),
             ),
         )
         yield MatchedBy.NAME, _union(self._name.get(name_key))
+
+
+def _link_key(link: IdentityLink) -> str:
+    """A link's value as the step compares it: names and e-mails normalized, ids trimmed."""
+    if link.kind is LinkKind.NAME:
+        return normalize_name(link.value)
+    if link.kind is LinkKind.EMAIL:
+        return normalize_email(link.value)
+    return link.value.strip()
 
 
 def _add(index: dict[str, set[int]], key: str, pk: int) -> None:

@@ -13,7 +13,13 @@ from datetime import datetime
 from sqlalchemy import delete, insert, or_, select
 
 from attendance.core.compute import DerivationCache, compute_meeting
-from attendance.core.model import Connection, LinkSource, MeetingResult, Student
+from attendance.core.model import (
+    Connection,
+    LinkKind,
+    LinkSource,
+    MeetingResult,
+    Student,
+)
 from attendance.extensions import db
 from attendance.models import AttendanceRecord, IdentityLinkRow, Meeting, MeetingGuest
 from attendance.models.types import utcnow
@@ -208,6 +214,17 @@ def _store_learned_links(meeting: Meeting, result: MeetingResult) -> None:
         )
     )
     learned_at = result.start or meeting.start_time
+    # Which step taught each link (email or alias): the step that matched its person.
+    steps = {
+        (kind, value, p.student_pk): p.matched_by.value
+        for p in result.persons
+        if p.student_pk is not None and p.matched_by is not None
+        for kind, values in (
+            (LinkKind.ZOOM_USER, p.zoom_user_ids),
+            (LinkKind.REGISTRANT, p.registrant_ids),
+        )
+        for value in values
+    }
     rows = [
         {
             "course_id": meeting.course_id,
@@ -215,6 +232,7 @@ def _store_learned_links(meeting: Meeting, result: MeetingResult) -> None:
             "kind": link.kind.value,
             "value": link.value,
             "source": LinkSource.LEARNED.value,
+            "learned_by": steps.get((link.kind, link.value, link.student_pk)),
             "meeting_id": meeting.id,
             "learned_at": learned_at,
             "created_at": utcnow(),

@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 
 from attendance.core.compute import DerivationCache
 from attendance.core.enrollment import withdrawn_from
+from attendance.core.matching import is_specific_name
 from attendance.core.model import (
     Connection,
     ConnectionEvent,
@@ -295,6 +296,7 @@ def load_links(meeting: Meeting) -> list[IdentityLink]:
             IdentityLinkRow.value,
             IdentityLinkRow.student_id,
             IdentityLinkRow.source,
+            IdentityLinkRow.meeting_id,
         ).where(
             IdentityLinkRow.course_id == meeting.course_id,
             or_(
@@ -307,8 +309,18 @@ def load_links(meeting: Meeting) -> list[IdentityLink]:
             ),
         )
     )
+    # A remembered display name counts only when specific (§5.7): a generic one
+    # ("iPhone") stored before that rule must not credit anyone (this meeting's
+    # own links may use any name: they keep its match, nothing more).
     return [
-        IdentityLink(LinkKind(k), v, sid, LinkSource(src)) for k, v, sid, src in rows
+        IdentityLink(LinkKind(k), v, sid, LinkSource(src))
+        for k, v, sid, src, scope in rows
+        if not (
+            k == LinkKind.NAME.value
+            and src == LinkSource.MANUAL.value
+            and scope is None
+            and not is_specific_name(v)
+        )
     ]
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from attendance.web import admin, courses, live, meetings, student, tokens  # noqa: F401 - routes
+from attendance.web import (  # noqa: F401 - routes
+    admin,
+    courses,
+    links,
+    live,
+    meetings,
+    student,
+    tokens,
+)
 from attendance.web.routes import bp
 
 __all__ = ["bp"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_login import current_user, login_required
 
+from attendance.core.matching import is_specific_name, normalize_name
 from attendance.core.status import STATUSES
 from attendance.extensions import db
 from attendance.models import Course
+from attendance.services.corrections import meeting_matches
 from attendance.services.courses import visible_courses
 from attendance.services.live import participant_counts
 from attendance.services.reports import attendance
@@ -69,8 +71,17 @@ def meeting(meeting_id: int):
             key=lambda r: (r["last_name"].casefold(), r["first_name"].casefold()),
         )
     ]
+    # The display names a match with "remember" would keep (specific ones only):
+    # the page asks before remembering one.
+    name_keys = {
+        g["participant_pk"]: normalize_name(g["name"])
+        for g in shown.items
+        if is_specific_name(g["name"])
+    }
     return render_template(
         "meeting.html",
+        matches=meeting_matches(meeting),
+        name_keys=name_keys,
         meeting=meeting,
         course=course,
         records=records,

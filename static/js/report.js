@@ -64,18 +64,47 @@ for (const form of document.querySelectorAll(".override-form")) {
 }
 
 // -- guest matching -------------------------------------------------------------------
+const keyLabels = { zoom_user: "Zoom user id", registrant: "registrant id", email: "e-mail", name: "name" };
+const describeKeys = (keys) => keys.map((k) => `${keyLabels[k.kind] ?? k.kind} “${k.value}”`).join(", ");
+
+// What the flash says a match kept for later meetings, and what it refused to keep.
+function remembered(result, remember) {
+  let text = "";
+  if (remember) {
+    text = result.remembered.length
+      ? ` Later meetings will match them by ${describeKeys(result.remembered)}.`
+      : " Nothing was remembered for later meetings: no id, no e-mail, and the name is too generic.";
+  }
+  if (result.refused.length) {
+    text += ` Not kept, as they point to another student already: ${describeKeys(result.refused)}.`;
+  }
+  return text;
+}
+
 async function match(card, studentPk, label) {
   const error = card.querySelector(".form-error");
   const remember = card.querySelector("input[name=remember]").checked;
   const name = card.querySelector(".guest-name").firstChild.textContent.trim();
+  // A remembered display name matches anyone who joins under it later: ask first.
+  const rememberName = card.dataset.rememberName;
+  if (
+    remember &&
+    rememberName &&
+    !window.confirm(
+      `Remember the name “${rememberName}” for ${label}? In later meetings of this course, ` +
+        `anyone who joins as “${rememberName}” will be counted as ${label}.`,
+    )
+  ) {
+    return;
+  }
   for (const b of card.querySelectorAll("button")) b.disabled = true;
   error.hidden = true;
   try {
-    await api("POST", `/api/v1/meetings/${meetingId}/participants/${card.dataset.participantPk}/match`, {
+    const result = await api("POST", `/api/v1/meetings/${meetingId}/participants/${card.dataset.participantPk}/match`, {
       student_id: studentPk,
       remember,
     });
-    const later = remember ? " Later meetings will match them automatically." : "";
+    const later = remembered(result, remember);
     sessionStorage.setItem("flash", JSON.stringify({ kind: "success", text: `Matched “${name}” to ${label}.${later}` }));
     window.location.reload();
   } catch (e) {
@@ -116,6 +145,33 @@ for (const card of document.querySelectorAll(".guest-card[data-participant-pk]")
       return;
     }
     match(card, studentPk, input.value.trim());
+  });
+}
+
+// -- undoing a match ------------------------------------------------------------------
+// The match and every key it remembered go; the participant is a guest again.
+for (const button of document.querySelectorAll("button.undo-match")) {
+  button.addEventListener("click", async () => {
+    const name = button.dataset.name || "(no name)";
+    button.disabled = true;
+    try {
+      await api("DELETE", `/api/v1/meetings/${meetingId}/participants/${button.dataset.participantPk}/match`);
+      sessionStorage.setItem(
+        "flash",
+        JSON.stringify({ kind: "success", text: `Match undone: “${name}” is a guest again, and nothing of it is remembered.` }),
+      );
+      window.location.reload();
+    } catch (e) {
+      let error = button.parentElement.querySelector(".form-error");
+      if (!error) {
+        error = document.createElement("p");
+        error.className = "form-error small";
+        button.after(error);
+      }
+      error.textContent = problem(e);
+      error.hidden = false;
+      button.disabled = false;
+    }
   });
 }
 
