@@ -11,6 +11,7 @@ from sqlalchemy import delete
 from attendance.extensions import db
 from attendance.models import AttendanceRecord, IdentityLinkRow, Student
 from tests.api_support import create_course
+from tests.browser import Api, login, screenshot, seed_class
 from tests.conftest import INSTRUCTOR_PASSWORD
 from tests.engine_support import NUMBER, ended, session, started
 
@@ -272,6 +273,7 @@ def test_student_page_shows_the_term(app, term):
     assert "66.7%" in text
     # The remembered key, how it was learned and where.
     assert "zu-ben-42" in text and "zoom user" in text and "by ada@uni.edu" in text
+    assert "every meeting of the course" in text
 
 
 def test_student_page_is_scoped(app, term):
@@ -318,3 +320,28 @@ def test_reports_link_to_the_student_page(app, term):
         href = f'href="/courses/{course_id}/students/{student["id"]}"'
         assert course.count(href) == 2  # the summary table and the roster table
         assert meeting.count(href) == 1  # the records table
+
+
+# -- in a browser -----------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])
+def test_student_page_fits_the_screen(page, console, live_server, width, height):
+    api = Api.sign_in(live_server)
+    try:
+        if not api.get("/courses"):
+            seed_class(live_server, api, history=1)
+        (course,) = api.get("/courses")
+        student = api.get(f"/courses/{course['id']}/students")[0]
+    finally:
+        api.close()
+    page.set_viewport_size({"width": width, "height": height})
+    login(page, live_server)
+    page.goto(f"{live_server.url}/courses/{course['id']}")
+    page.click(f"#students a[href$='/students/{student['id']}']")
+    page.wait_for_selector("#student-meetings")
+    assert page.locator("#student-meetings tbody tr").count() == 2
+    screenshot(page, f"student-{width}")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    console.assert_clean()
