@@ -40,6 +40,7 @@ def test_create_and_read_course(app, client, tokens):
             "left_early_minutes": 10,
             "min_attendance_percent": 50.0,
         },
+        "schedule": [],
     }
     assert (
         client.get(f"/api/v1/courses/{course['id']}", headers=tokens["ada"]).get_json()

@@ -15,7 +15,12 @@ from attendance.errors import ApiError, NotFound
 from attendance.extensions import db
 from attendance.models import Course, Instructor
 from attendance.services import courses
-from attendance.services.courses import course_values, visible_course, visible_courses
+from attendance.services.courses import (
+    course_values,
+    slot_json,
+    visible_course,
+    visible_courses,
+)
 
 #: The 404 of every call under ``/courses/<id>``.
 COURSE_404 = (404, "No such course, or not one of the caller's.")
@@ -35,6 +40,7 @@ def course_json(course: Course) -> dict[str, Any]:
             "left_early_minutes": course.left_early_minutes,
             "min_attendance_percent": course.min_attendance_percent,
         },
+        "schedule": [slot_json(slot) for slot in course.slots],
     }
 
 
@@ -102,7 +108,7 @@ def get_course(course_id: int):
     ],
 )
 def update_course(course_id: int, json: s.CourseUpdate):
-    """Change a course; a new policy recomputes its attendance.
+    """Change a course; a new policy, schedule or time zone recomputes its attendance.
 
     New meeting numbers link the meetings already received for them, so changing
     ``zoom_meeting_ids`` is for administrators (403 otherwise; sending the

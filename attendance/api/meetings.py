@@ -19,7 +19,7 @@ from attendance.services.corrections import (
     override_status,
     undo_match,
 )
-from attendance.services.courses import visible_courses, visible_meeting
+from attendance.services.courses import set_counts, visible_courses, visible_meeting
 from attendance.services.live import participant_counts
 from attendance.services.reports import attendance, attendance_csv, meeting_json
 
@@ -66,6 +66,25 @@ def list_meetings(query: s.MeetingFilter):
     ).all()
     counts = participant_counts(meetings)
     return jsonify([meeting_json(m, counts[m.id]) for m in meetings])
+
+
+@bp.patch(f"/meetings/<{ID}:meeting_id>")
+@api_login_required
+@endpoint(
+    "meetings",
+    (200, s.Meeting, "The meeting."),
+    json=s.MeetingUpdate,
+    errors=[
+        _MEETING_404,
+        (409, "The meeting is a scheduled class: it always counts."),
+    ],
+)
+def update_meeting(meeting_id: int, json: s.MeetingUpdate):
+    """Count an unscheduled meeting in its course's term figures, or not (§5.9)."""
+    meeting = meeting_or_404(meeting_id)
+    set_counts(meeting, json.counts)
+    db.session.commit()
+    return jsonify(meeting_json(meeting, participant_counts([meeting])[meeting.id]))
 
 
 @bp.get(f"/meetings/<{ID}:meeting_id>/attendance")

@@ -168,6 +168,24 @@ class PolicyChange(Body):
     min_attendance_percent: Percent = None
 
 
+class Slot(Answer):
+    """A weekly class time in the course's time zone (CONTRACT §5.9)."""
+
+    weekday: int = Field(ge=0, le=6, description="Monday 0 … Sunday 6.")
+    start: str = Field(description="Local start, HH:MM.")
+    minutes: int = Field(ge=1, le=720)
+
+
+class SlotChange(Body):
+    """A weekly class time: a weekday, a local start, a length."""
+
+    weekday: whole(0, 6) = Field(description="Monday 0 … Sunday 6.")
+    start: text(5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$") = Field(
+        description="Local start in the course's time zone, HH:MM (00:00-23:59)."
+    )
+    minutes: whole(1, 720) = Field(description="The class's length, 1-720.")
+
+
 class CourseUpdate(Body):
     """Fields of a course to change; changing ``zoom_meeting_ids`` is for admins."""
 
@@ -181,6 +199,12 @@ class CourseUpdate(Body):
         "received for a new number join the course.",
     )
     policy: PolicyChange = None
+    schedule: list[SlotChange] = Field(
+        None,
+        max_length=50,
+        description="Replaces the weekly class times; a change recomputes the "
+        "course's ended meetings (manual statuses stay).",
+    )
 
 
 class CourseCreate(CourseUpdate):
@@ -196,6 +220,7 @@ class Course(Answer):
     timezone: str
     zoom_meeting_ids: list[str]
     policy: Policy
+    schedule: list[Slot] = Field(description="Weekly class times; [] for none.")
 
 
 # ------------------------------------------------------------------- students
@@ -306,6 +331,25 @@ class Meeting(Answer):
     start_time: datetime | None
     end_time: datetime | None
     participant_count: int
+    scheduled: bool = Field(
+        description="A class of one of the course's weekly slots (every instance "
+        "of a course without a schedule is)."
+    )
+    counts: bool = Field(
+        description="In the course's term figures: scheduled, or chosen to count."
+    )
+    window_start: datetime | None = Field(
+        description="S' of the scheduled window, else the start S."
+    )
+    window_end: datetime | None = Field(
+        description="E' of the scheduled window, else the end E; null while live."
+    )
+
+
+class MeetingUpdate(Body):
+    """An unscheduled instance counted in the term figures, or not."""
+
+    counts: StrictBool
 
 
 class MeetingFilter(Query):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: How early before its slot a room may open and still be that slot's class.
 EARLY = timedelta(minutes=60)
@@ -47,6 +48,14 @@ class Window:
     end: datetime | None
     #: The slot's end We while live (None when unscheduled or without a slot).
     limit: datetime | None = None
+
+
+def zone_named(name: str | None) -> tzinfo:
+    """The IANA zone ``name`` (UTC when it is empty or unknown to this system)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def slot_start(slot: Slot, day: date, zone: tzinfo) -> datetime:

@@ -16,7 +16,7 @@ from itertools import chain, groupby
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, join, select
+from sqlalchemy import func, join, or_, select
 
 from attendance.core.status import ATTENDED, COUNT_KEYS, attendance_rate
 from attendance.extensions import db
@@ -40,6 +40,13 @@ STUDENT_COLUMNS = SUMMARY_COLUMNS[:4]
 LAYOUTS = ("summary", "wide")
 #: Rows fetched per round trip while streaming.
 _CHUNK = 1000
+#: An instance in the term figures (§5.9): a scheduled class (never placed yet
+#: counts too: a course without a schedule), or one an instructor chose to count.
+COUNTED = or_(
+    Meeting.scheduled.is_(None),
+    Meeting.scheduled.is_(True),
+    Meeting.counts_override.is_(True),
+)
 
 
 @dataclass(slots=True)
@@ -98,13 +105,14 @@ def course_zone(course: Course) -> ZoneInfo:
 
 
 def ended_meetings(course: Course) -> list[Meeting]:
-    """The course's ended meetings, oldest first: the term so far."""
+    """The course's ended meetings that count, oldest first: the term so far."""
     return list(
         db.session.scalars(
             select(Meeting)
             .where(
                 Meeting.course_id == course.id,
                 Meeting.status == MeetingStatus.ENDED,
+                COUNTED,
             )
             .order_by(Meeting.start_time, Meeting.id)
         )
@@ -123,7 +131,9 @@ def summaries(
     """
     zone = course_zone(course)
     ended = select(Meeting.id, Meeting.start_time).where(
-        Meeting.course_id == course.id, Meeting.status == MeetingStatus.ENDED
+        Meeting.course_id == course.id,
+        Meeting.status == MeetingStatus.ENDED,
+        COUNTED,
     )
     ended_sq = ended.subquery()
     status = func.coalesce(AttendanceRecord.manual_status, AttendanceRecord.status)

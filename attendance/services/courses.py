@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,11 +14,13 @@ from attendance.extensions import db
 from attendance.models import (
     Course,
     CourseMeetingNumber,
+    CourseSlot,
     Instructor,
     Meeting,
     course_instructors,
 )
 from attendance.services.generation import regenerate_course, regenerate_ended
+from attendance.services.reports import meeting_window
 from attendance.text import is_digits
 from attendance.zoom.meeting_numbers import meeting_number_digits
 
@@ -123,7 +126,13 @@ POLICY_LIMITS = {
     "min_attendance_percent": (0, 100),
 }
 #: The fields of a Course body that may be written.
-COURSE_FIELDS = frozenset({"code", "title", "timezone", "zoom_meeting_ids", "policy"})
+COURSE_FIELDS = frozenset(
+    {"code", "title", "timezone", "zoom_meeting_ids", "policy", "schedule"}
+)
+#: A schedule slot's length in minutes (CONTRACT §3) and how many slots a week holds.
+SLOT_MINUTES = (1, 720)
+MAX_SLOTS = 50
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
 def course_values(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -149,7 +158,64 @@ def course_values(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
         values["zoom_meeting_ids"] = _meeting_numbers(data["zoom_meeting_ids"])
     if "policy" in data:
         values.update(_policy(data["policy"]))
+    if "schedule" in data:
+        values["schedule"] = _schedule(data["schedule"])
     return values
+
+
+def slot_json(slot: CourseSlot) -> dict[str, Any]:
+    """A Slot as CONTRACT §3 shapes it: ``{"weekday", "start": "HH:MM", "minutes"}``."""
+    hours, minutes = divmod(slot.start_minute, 60)
+    return {
+        "weekday": slot.weekday,
+        "start": f"{hours:02d}:{minutes:02d}",
+        "minutes": slot.minutes,
+    }
+
+
+def _schedule(slots: object) -> list[tuple[int, int, int]]:
+    """Slots as (weekday, start minute, minutes), sorted, duplicates dropped."""
+    if not isinstance(slots, list) or len(slots) > MAX_SLOTS:
+        raise ValidationFailed(f"schedule must be a list (at most {MAX_SLOTS})")
+    found = set()
+    for n, slot in enumerate(slots):
+        if not isinstance(slot, dict) or set(slot) != {"weekday", "start", "minutes"}:
+            raise ValidationFailed(f"schedule[{n}] must be {{weekday, start, minutes}}")
+        weekday, start, length = slot["weekday"], slot["start"], slot["minutes"]
+        if not _whole_in(weekday, 0, 6):
+            raise ValidationFailed(f"schedule[{n}].weekday must be 0-6 (Monday 0)")
+        match = _HHMM.fullmatch(start) if isinstance(start, str) else None
+        if match is None:
+            raise ValidationFailed(f"schedule[{n}].start must be HH:MM, 00:00-23:59")
+        if not _whole_in(length, *SLOT_MINUTES):
+            low, high = SLOT_MINUTES
+            raise ValidationFailed(f"schedule[{n}].minutes must be {low}-{high}")
+        start_minute = int(match[1]) * 60 + int(match[2])
+        found.add((int(weekday), start_minute, int(length)))
+    return sorted(found)
+
+
+def _whole_in(value: object, low: int, high: int) -> bool:
+    """Whether ``value`` is a whole number (5 or 5.0, never true) within low-high."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return float(value).is_integer() and low <= value <= high
+
+
+def course_slots(course: Course) -> list[tuple[int, int, int]]:
+    """The course's slots as (weekday, start minute, minutes), sorted."""
+    return sorted((s.weekday, s.start_minute, s.minutes) for s in course.slots)
+
+
+def _set_schedule(course: Course, slots: list[tuple[int, int, int]]) -> bool:
+    """Make ``slots`` the course's weekly slots; whether that changed anything."""
+    if course_slots(course) == slots:
+        return False
+    course.slots = [
+        CourseSlot(weekday=weekday, start_minute=start, minutes=length)
+        for weekday, start, length in slots
+    ]
+    return True
 
 
 def _timezone(value: object) -> str:
@@ -193,6 +259,8 @@ def _apply(course: Course, values: Mapping[str, Any]) -> list[int]:
     for key in ("code", "title", "timezone", *POLICY_LIMITS):
         if key in values:
             setattr(course, key, values[key])
+    if "schedule" in values:
+        _set_schedule(course, values["schedule"])
     if "zoom_meeting_ids" not in values:
         return []
     try:
@@ -229,19 +297,32 @@ def create_course(values: Mapping[str, Any], instructor: Instructor) -> Course:
 def update_course(course: Course, values: Mapping[str, Any]) -> None:
     """Change a course (flushes; caller commits); a new policy regenerates its meetings.
 
-    New meeting numbers link (and generate) their instances; a policy change
-    regenerates every ended meeting of the course (manual statuses stay).
+    New meeting numbers link (and generate) their instances; a change of policy,
+    schedule or time zone (which moves the slots, §5.9) regenerates every ended
+    meeting of the course (manual statuses stay).
 
     :raises Conflict: when the code or a meeting number is taken (409; roll back).
     """
     if "code" in values:
         _check_code_free(values["code"], course.id)
+    before = (course.timezone, course_slots(course))
     linked = _apply(course, values)
     db.session.flush()
-    if set(values) & set(POLICY_LIMITS):
+    moved = before != (course.timezone, course_slots(course))
+    if set(values) & set(POLICY_LIMITS) or moved:
         regenerate_course(course.id)
     else:
         regenerate_ended(set(linked))
+
+
+def set_counts(meeting: Meeting, counts: bool) -> None:
+    """Count an unscheduled instance in its course's term figures, or not (§5.9).
+
+    :raises Conflict: when the instance is a scheduled class (it always counts).
+    """
+    if meeting_window(meeting).scheduled:
+        raise Conflict("the meeting is a scheduled class: it always counts")
+    meeting.counts_override = counts
 
 
 def visible_course(instructor: Instructor, course_id: int) -> Course | None:

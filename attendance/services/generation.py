@@ -108,6 +108,7 @@ def generate(
     _store_records(meeting, result, now)
     _store_guests(meeting, result)
     _store_learned_links(meeting, result)
+    _store_window(meeting, result)
     meeting.participant_count = result.participant_count
     meeting.attendance_generated_at = now
     meeting.attendance_error = None
@@ -202,6 +203,18 @@ def _store_guests(meeting: Meeting, result: MeetingResult) -> None:
                 for row in wanted
             ],
         )
+
+
+def _store_window(meeting: Meeting, result: MeetingResult) -> None:
+    """Record whether the instance is a scheduled class and its [S', E'] (§5.9)."""
+    window = result.window
+    if window is None:  # compute always gives one; [S, E] is what it would say
+        meeting.scheduled, meeting.window_start = True, result.start
+        meeting.window_end = result.end
+        return
+    meeting.scheduled = window.scheduled
+    meeting.window_start = window.start
+    meeting.window_end = window.end
 
 
 def _store_learned_links(meeting: Meeting, result: MeetingResult) -> None:

@@ -28,6 +28,7 @@ from attendance.core.model import (
     Policy,
     Student,
 )
+from attendance.core.schedule import Schedule, Slot, zone_named
 from attendance.errors import NotFound
 from attendance.extensions import db
 from attendance.models import (
@@ -335,6 +336,14 @@ def course_policy(course: Course | None) -> Policy:
     )
 
 
+def course_schedule(course: Course | None) -> Schedule | None:
+    """The course's weekly slots in its zone as the core takes them (§5.9); None without."""
+    if course is None or not course.slots:
+        return None
+    slots = tuple(Slot(s.weekday, s.start_minute, s.minutes) for s in course.slots)
+    return Schedule(slots, zone_named(course.timezone))
+
+
 def load_inputs(
     meeting: Meeting,
     connections: list[Connection] | None = None,
@@ -354,6 +363,7 @@ def load_inputs(
             started_at=meeting.start_time,
             ended_at=meeting.effective_end,
             host_id=meeting.host_id or "",
+            schedule=course_schedule(course),
         ),
         connections=load_connections(meeting.id)
         if connections is None

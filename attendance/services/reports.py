@@ -5,17 +5,19 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 
 from attendance.core.policy import attended_percent
+from attendance.core.schedule import Window, classify
 from attendance.extensions import db
-from attendance.models import AttendanceRecord, Meeting, MeetingGuest, Student
+from attendance.models import AttendanceRecord, Course, Meeting, MeetingGuest, Student
 from attendance.models.types import iso
 from attendance.services.generation import compute_off_loop
+from attendance.services.meeting_inputs import course_schedule
 from attendance.services.pacing import EVERY, paced
 
 #: CONTRACT §3, in this order.
@@ -44,6 +46,7 @@ def meeting_json(
     meeting: Meeting, participant_count: int | None = None
 ) -> dict[str, Any]:
     """A Meeting as CONTRACT §3 shapes it; ``participant_count``: a live one's so far."""
+    window = meeting_window(meeting)
     return {
         "id": meeting.id,
         "uuid": meeting.uuid,
@@ -58,12 +61,41 @@ def meeting_json(
         "participant_count": meeting.participant_count
         if participant_count is None
         else participant_count,
+        "scheduled": window.scheduled,
+        "counts": counts(meeting, window),
+        "window_start": iso(window.start),
+        "window_end": iso(window.end),
     }
 
 
+def meeting_window(meeting: Meeting) -> Window:
+    """Whether the instance is a scheduled class, over which [S', E'] (CONTRACT §5.9).
+
+    What its last generation stored; a live instance (or one never generated)
+    is placed in its course's schedule now, with ``end`` None while live.
+    """
+    end = meeting.effective_end
+    if end is not None and meeting.scheduled is not None:
+        return Window(meeting.scheduled, meeting.window_start, meeting.window_end)
+    course = db.session.get(Course, meeting.course_id) if meeting.course_id else None
+    return classify(meeting.start_time, end, course_schedule(course))
+
+
+def counts(meeting: Meeting, window: Window | None = None) -> bool:
+    """Whether the instance is in its course's term figures: a class, or chosen to count."""
+    scheduled = (window or meeting_window(meeting)).scheduled
+    return scheduled or bool(meeting.counts_override)
+
+
 def _percent(seconds: int, meeting: Meeting) -> float:
-    """A guest's attended percent, by the same rule as the students' (CONTRACT §5.5)."""
-    start, end = meeting.start_time, meeting.effective_end
+    """A guest's attended percent, by the same rule as the students' (CONTRACT §5.5).
+
+    Of the window the meeting was judged over, [S', E'] for a class (§5.9).
+    """
+    start: datetime | None = meeting.start_time
+    end = meeting.effective_end
+    if meeting.window_start is not None and meeting.window_end is not None:
+        start, end = meeting.window_start, meeting.window_end
     if start is None or end is None:
         return 0.0
     return attended_percent(timedelta(seconds=seconds), end - start)
