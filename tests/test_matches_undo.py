@@ -401,3 +401,31 @@ def test_the_links_page_lists_and_forgets_keys(app, zoom, client, course):
     assert client.post(f"{url}/{links['zoom_user']}/delete").status_code == 404
     left = _links(app.test_client(), course)[1]  # a client without bob's session
     assert [k["kind"] for k in left] == ["zoom_user"]
+
+
+def test_a_match_regenerates_the_ended_meetings_its_keys_reach(zoom, client, course):
+    first = _meeting(zoom, client, course, [("Dani Smithers", "", "")])
+    later = _meeting(zoom, client, course, [("Dani Smithers", "", "")], NEXT, 1)
+    assert later["by_id"]["S4"]["status"] == "Absent"
+    # Matched in week 1 after week 2 ended: week 2 is recomputed at once.
+    assert _match(client, course, first, "Dani Smithers", "S4").status_code == 200
+    later = _report(client, course, NEXT)
+    assert later["by_id"]["S4"]["matched_by"] == "manual"
+    assert "Dani Smithers" not in later["guest"]
+
+
+def test_a_match_not_remembered_holds_here_alone_and_is_undone(zoom, client, course):
+    first = _meeting(zoom, client, course, [("Dani Smithers", "dani@home.net", "zu-d")])
+    response = _match(client, course, first, "Dani Smithers", "S4", remember=False)
+    assert response.status_code == 200
+    assert response.get_json()["remembered"] == []
+    assert response.get_json()["record"]["matched_by"] == "manual"
+    assert _links(client, course)[1] == []  # this meeting's, not the course's
+    later = _meeting(
+        zoom, client, course, [("Dani Smithers", "dani@home.net", "zu-d")], NEXT, 1
+    )
+    assert later["by_id"]["S4"]["status"] == "Absent"
+    pk = first["guest"]["Dani Smithers"]["participant_pk"]
+    url = f"/api/v1/meetings/{first['meeting']['id']}/participants/{pk}/match"
+    assert client.delete(url, headers=course["ada"]).status_code == 204
+    assert "Dani Smithers" in _report(client, course)["guest"]
