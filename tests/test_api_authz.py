@@ -47,6 +47,7 @@ TABLE = {
     ("GET", "/api/v1/meetings/<int:meeting_id>/attendance"): COURSE,
     ("GET", "/api/v1/meetings/<int:meeting_id>/attendance.csv"): COURSE,
     ("PATCH", "/api/v1/meetings/<int:meeting_id>/attendance/<int:student_pk>"): COURSE,
+    ("PATCH", "/api/v1/meetings/<int:meeting_id>"): COURSE,
     (
         "POST",
         "/api/v1/meetings/<int:meeting_id>/participants/<int:participant_pk>/match",
@@ -82,6 +83,7 @@ BODIES = {
         "note": "authz",
     },
     "/api/v1/instructors/<int:instructor_id>": {"name": "Renamed"},
+    "/api/v1/meetings/<int:meeting_id>": {"counts": True},
     "/api/v1/meetings/<int:meeting_id>/participants/<int:participant_pk>/match": {
         "student_id": 1
     },

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.api_support import create_course
+from tests.conftest import INSTRUCTOR_PASSWORD
 from tests.engine_support import NUMBER, ended, session, started
 
 MIN = timedelta(minutes=1)
@@ -245,3 +246,94 @@ def test_schedule_slot_edges_are_accepted(client, term):
     answer = _set_schedule(client, headers["ada"], course, edges)
     assert answer.status_code == 200
     assert answer.get_json()["schedule"] == edges
+
+
+# ------------------------------------------------------------------------ pages
+
+
+def _login(client, who: str) -> None:
+    answer = client.post(
+        "/login", data={"email": f"{who}@uni.edu", "password": INSTRUCTOR_PASSWORD}
+    )
+    assert answer.status_code == 302
+
+
+def _slot_rows(*rows: tuple[int, str, str], remove: tuple[int, ...] = ()) -> dict:
+    data = {}
+    for n, (weekday, start, minutes) in enumerate(rows):
+        data |= {
+            f"slots-{n}-weekday": str(weekday),
+            f"slots-{n}-start": start,
+            f"slots-{n}-minutes": minutes,
+        }
+        if n in remove:
+            data[f"slots-{n}-remove"] = "y"
+    return data
+
+
+def test_schedule_page_edits_the_weekly_slots(client, term):
+    headers, course = term
+    _login(client, "ada")
+    url = f"/courses/{course['id']}/schedule"
+    html = client.get(f"/courses/{course['id']}").get_data(as_text=True)
+    assert "Class schedule" in html and 'name="slots-0-start"' in html
+    # "Add a row" saves nothing and offers one more row.
+    added = client.post(url, data={**_slot_rows((0, "09:00", "60")), "action": "add"})
+    assert added.status_code == 200
+    assert 'name="slots-1-start"' in added.get_data(as_text=True)
+    assert (
+        client.get(
+            f"/api/v1/courses/{course['id']}", headers=headers["ada"]
+        ).get_json()["schedule"]
+        == []
+    )
+    bad = client.post(url, data={**_slot_rows((0, "09:00", "0")), "action": "save"})
+    assert bad.status_code == 422
+    saved = client.post(
+        url,
+        data={**_slot_rows((0, "09:00", "60"), (2, "", "")), "action": "save"},
+    )
+    assert saved.status_code == 302
+    got = client.get(f"/api/v1/courses/{course['id']}", headers=headers["ada"])
+    assert got.get_json()["schedule"] == [MONDAY_9]
+    assert _meetings(client, headers["ada"])["office=="]["scheduled"] is False
+    html = client.get(f"/courses/{course['id']}").get_data(as_text=True)
+    assert 'value="09:00"' in html
+    removed = client.post(
+        url, data={**_slot_rows((0, "09:00", "60"), remove=(0,)), "action": "save"}
+    )
+    assert removed.status_code == 302
+    got = client.get(f"/api/v1/courses/{course['id']}", headers=headers["ada"])
+    assert got.get_json()["schedule"] == []
+
+
+def test_schedule_page_is_404_for_another_instructor(client, term):
+    _headers, course = term
+    _login(client, "bob")
+    answer = client.post(
+        f"/courses/{course['id']}/schedule",
+        data={**_slot_rows((0, "09:00", "60")), "action": "save"},
+    )
+    assert answer.status_code == 404
+
+
+def test_meetings_page_flags_unscheduled_and_toggles_counting(client, term):
+    headers, course = term
+    _set_schedule(client, headers["ada"], course, [MONDAY_9])
+    meetings = _meetings(client, headers["ada"])
+    office, lesson = meetings["office=="], meetings["class=="]
+    _login(client, "ada")
+    html = client.get("/meetings").get_data(as_text=True)
+    assert html.count("Unscheduled") == 1 and "Count in term" in html
+    toggled = client.post(
+        f"/meetings/{office['id']}/counts", data={"counts": "true", "next": "/meetings"}
+    )
+    assert toggled.status_code == 302 and toggled.headers["Location"] == "/meetings"
+    assert _meetings(client, headers["ada"])["office=="]["counts"] is True
+    assert "Leave out of term" in client.get("/meetings").get_data(as_text=True)
+    refused = client.post(f"/meetings/{lesson['id']}/counts", data={"counts": "false"})
+    assert refused.status_code == 409
+    client.post("/logout")
+    _login(client, "bob")
+    other = client.post(f"/meetings/{office['id']}/counts", data={"counts": "false"})
+    assert other.status_code == 404

@@ -32,6 +32,7 @@ from attendance.web.forms import (
     WithdrawalForm,
 )
 from attendance.web.routes import bp
+from attendance.web.schedule_form import ScheduleForm, schedule_form
 
 #: Same limit as the API's roster upload: ~100,000 rows.
 ROSTER_MAX_BYTES = 8 * 1024 * 1024
@@ -113,6 +114,7 @@ def _course_page(
     settings: CourseSettingsForm | None = None,
     upload: RosterUploadForm | None = None,
     report: ImportReport | None = None,
+    schedule: ScheduleForm | None = None,
     status: int = 200,
 ):
     chart = queries.course_chart(course)
@@ -131,6 +133,7 @@ def _course_page(
         meetings=meetings,
         participants=participant_counts(meetings),
         settings=settings or _settings_form(course),
+        schedule=schedule or schedule_form(course),
         upload=upload or RosterUploadForm(formdata=None),
         report=report,
         columns=REQUIRED_COLUMNS,
@@ -169,6 +172,34 @@ def course_settings(course_id: int):
     db.session.commit()
     flash("Settings saved. Attendance of past meetings was recomputed.", "success")
     return redirect(url_for("web.course", course_id=course.id, _anchor="settings"))
+
+
+@bp.post(f"/courses/<{ID}:course_id>/schedule")
+@login_required
+def course_schedule(course_id: int):
+    """Save the weekly class times (§5.9); regenerate ended meetings if they moved.
+
+    The "add" button only gives the form another empty row, saving nothing.
+    """
+    course = course_or_404(course_id)
+    form = ScheduleForm()
+    if request.form.get("action") == "add":
+        form.slots.append_entry()
+        return _course_page(course, schedule=form)
+    if not form.validate_on_submit():
+        return _course_page(course, schedule=form, status=422)
+    try:
+        values = course_service.course_values(
+            {"schedule": form.values()}, creating=False
+        )
+        course_service.update_course(course, values)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        form.form_errors.append(_sentence(exc))
+        return _course_page(course, schedule=form, status=_status(exc))
+    db.session.commit()
+    flash("Schedule saved. Attendance of past meetings was recomputed.", "success")
+    return redirect(url_for("web.course", course_id=course.id, _anchor="schedule"))
 
 
 @bp.url_value_preprocessor

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from attendance.auth import safe_next
 from attendance.core.matching import is_specific_name, normalize_name
 from attendance.core.status import STATUSES
+from attendance.errors import Conflict
 from attendance.extensions import db
 from attendance.models import Course
 from attendance.services.corrections import meeting_matches
-from attendance.services.courses import visible_courses
+from attendance.services.courses import set_counts, visible_courses
 from attendance.services.live import participant_counts
 from attendance.services.reports import attendance
 from attendance.services.suggestions import meeting_suggestions
 from attendance.web import queries
 from attendance.web.access import ID, int_arg, meeting_or_404, visible_course_ids
+from attendance.web.forms import ActionForm
 from attendance.web.routes import bp
 
 #: Guests per page of a meeting report: each one's suggestions are searched for.
@@ -42,7 +45,31 @@ def meetings():
         selected=selected,
         page=page,
         participants=participant_counts(m for m, _course in page.items),
+        action=ActionForm(),
     )
+
+
+@bp.post(f"/meetings/<{ID}:meeting_id>/counts")
+@login_required
+def meeting_counts(meeting_id: int):
+    """Count an unscheduled meeting in its course's term, or leave it out (§5.9)."""
+    meeting = meeting_or_404(meeting_id)
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form expired: reload the page and try again.")
+    counts = request.form.get("counts") == "true"
+    try:
+        set_counts(meeting, counts)
+    except Conflict as exc:
+        abort(409, description=f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+    db.session.commit()
+    flash(
+        "Counted in the term figures."
+        if counts
+        else "Left out of the term figures (still listed here).",
+        "success",
+    )
+    fallback = url_for("web.meetings", course=meeting.course_id)
+    return redirect(safe_next(request.form.get("next"), fallback))
 
 
 @bp.get(f"/meetings/<{ID}:meeting_id>")
