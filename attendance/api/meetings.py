@@ -173,8 +173,8 @@ _MATCH_URL = f"/meetings/<{ID}:meeting_id>/participants/<{ID}:participant_pk>/ma
         (404, "No such meeting, guest or student."),
         (
             409,
-            "The participant is the host or a co-host, or every key of theirs "
-            "points to another student already.",
+            "The participant is the host or a co-host, or has no key to match "
+            "by that is not another student's already.",
         ),
     ],
 )
