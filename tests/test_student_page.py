@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete
 
 from attendance.extensions import db
-from attendance.models import AttendanceRecord, IdentityLinkRow, Student
+from attendance.models import AttendanceRecord, IdentityLinkRow, Meeting, Student
 from tests.api_support import create_course
 from tests.browser import Api, login, screenshot, seed_class
 from tests.conftest import INSTRUCTOR_PASSWORD
@@ -184,6 +184,25 @@ def test_student_attendance_follows_an_override(client, term):
     )
     assert body["summary"] == _course_row(client, term, "S2")
     assert body["summary"]["excused"] == 1
+
+
+def test_student_attendance_lists_meetings_out_of_the_term(app, client, term):
+    with app.app_context():
+        meeting = db.session.get(Meeting, term["meetings"]["m1=="]["id"])
+        meeting.scheduled = False  # at none of the course's class times (§5.9)
+        db.session.commit()
+    body = _term(client, term, "S2").get_json()
+    listed = {m["meeting"]["uuid"]: m for m in body["meetings"]}
+    assert len(listed) == 3 and listed["m1=="]["meeting"]["counts"] is False
+    assert listed["m1=="]["record"]["status"] == "Absent"
+    # The term figures leave it out, as the course report does.
+    assert body["summary"] == _course_row(client, term, "S2")
+    assert (body["summary"]["meetings"], body["summary"]["absent"]) == (2, 0)
+    text = _page(
+        _login(app, "ada"),
+        f"/courses/{term['course']['id']}/students/{term['roster']['S2']['id']}",
+    )
+    assert text.count(">Unscheduled<") == 1
 
 
 @pytest.mark.parametrize(
