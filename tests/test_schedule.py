@@ -337,3 +337,18 @@ def test_meetings_page_flags_unscheduled_and_toggles_counting(client, term):
     _login(client, "bob")
     other = client.post(f"/meetings/{office['id']}/counts", data={"counts": "false"})
     assert other.status_code == 404
+
+
+def test_meeting_report_flags_unscheduled_and_shows_the_class_window(client, term):
+    headers, course = term
+    _set_schedule(client, headers["ada"], course, [MONDAY_9])
+    meetings = _meetings(client, headers["ada"])
+    _login(client, "ada")
+    office = client.get(f"/meetings/{meetings['office==']['id']}").get_data(
+        as_text=True
+    )
+    assert 'data-testid="unscheduled"' in office and "Count in term" in office
+    lesson = client.get(f"/meetings/{meetings['class==']['id']}").get_data(as_text=True)
+    assert 'data-testid="unscheduled"' not in lesson
+    # 14:00-15:00 UTC is 09:00-10:00 in New York.
+    assert "Class time 09:00 – 10:00" in lesson

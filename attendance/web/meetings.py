@@ -121,4 +121,5 @@ def meeting(meeting_id: int):
         statuses=STATUSES,
         timeline=queries.timeline(meeting, records),
         ended=meeting.effective_end is not None,
+        action=ActionForm(),
     )
