@@ -352,3 +352,25 @@ def test_meeting_report_flags_unscheduled_and_shows_the_class_window(client, ter
     assert 'data-testid="unscheduled"' not in lesson
     # 14:00-15:00 UTC is 09:00-10:00 in New York.
     assert "Class time 09:00 – 10:00" in lesson
+
+
+def test_schedule_given_at_creation_places_meetings_already_received(
+    app, bearers, client, zoom
+):
+    headers = bearers(ada=False)
+    _meeting(zoom, "early==", CLASS_OPENS, 75, {})
+    course = create_course(
+        client,
+        app,
+        headers["ada"],
+        code="CHEM 1",
+        timezone="America/New_York",
+        zoom_meeting_ids=[NUMBER],
+        schedule=[MONDAY_9, {"weekday": 0, "start": "09:00", "minutes": 60}],
+    )
+    assert course["schedule"] == [MONDAY_9]
+    early = _meetings(client, headers["ada"])["early=="]
+    assert (early["scheduled"], early["window_start"]) == (
+        True,
+        "2026-11-23T14:00:00Z",
+    )
