@@ -687,10 +687,14 @@ def test_cli_creates_the_course_imports_and_delivers(app, runner, monkeypatch) -
         assert db.session.scalar(count.where(StudentRow.course_id == course.id)) == 12
         stored = db.session.scalar(select(func.count()).select_from(WebhookEvent))
         assert stored > 12
-    # the same seed again: the same roster (upserted), a new meeting instance
-    again = runner.invoke(simulate_command, args)
+    # Again: the course has a roster now, so it plays it (a new meeting
+    # instance) and adds no one, whatever --students says.
+    again = runner.invoke(simulate_command, [*args, "--students", "20"])
     assert again.exit_code == 0, again.output
-    assert "BIO-7: 12 students (0 new, 12 updated)" in again.output
+    assert "BIO-7: 12 students (its own roster, none added)" in again.output
+    assert "--students is ignored" in again.output
+    with app.app_context():
+        assert db.session.scalar(count.where(StudentRow.course_id == course.id)) == 12
 
 
 def test_cli_creates_a_demo_course_by_default(app, runner, monkeypatch) -> None:
@@ -782,3 +786,114 @@ def test_deliver_unpaced_raises_the_first_send_error():
 
     with pytest.raises(ConnectionRefusedError):
         deliver(sim.events, broken, secret="s", concurrency=4)
+
+
+# -- a course's own roster ------------------------------------------------------------
+
+_OWN_ROSTER = [
+    {
+        "student_id": "H1",
+        "first_name": "Hana",
+        "last_name": "Ito",
+        "email": "hana@u.edu",
+    },
+    {
+        "student_id": "H2",
+        "first_name": "Iker",
+        "last_name": "Sanz",
+        "email": "iker@u.edu",
+    },
+    {"student_id": "H3", "first_name": "Jon", "last_name": "Oyelaran", "email": ""},
+    {
+        "student_id": "H4",
+        "first_name": "Kim",
+        "last_name": "Lund",
+        "email": "kim@u.edu",
+    },
+]
+
+
+def test_build_class_plays_a_given_roster_and_fits_the_roles() -> None:
+    sim = build_class(
+        SimulationOptions(start=START, students=30, late=3, absent=2, two_device=2),
+        roster=_OWN_ROSTER,
+    )
+    assert [r["student_id"] for r in sim.roster] == ["H1", "H2", "H3", "H4"]
+    assert sim.options.students == 4
+    # absent 2, late 2, then nothing left for the other roles
+    assert (len(sim.cast["absent"]), len(sim.cast["late"])) == (2, 2)
+    assert sim.cast["drop_rejoin"] == sim.cast["two_device"] == []
+    joined = {
+        _participant(e)["email"]
+        for e in _named(sim, "meeting.participant_joined")
+        if _participant(e)["participant_user_id"] != sim.host_id
+    }
+    # No invented student: only the roster's e-mails (or none: a name, a guest).
+    assert joined - {""} <= {"hana@u.edu", "iker@u.edu", "kim@u.edu"}
+    played = {sid for role in ("late", "on_time") for sid in sim.cast[role]}
+    assert played <= {"H1", "H2", "H3", "H4"} and len(played) == 2
+
+
+def test_cli_plays_an_existing_roster_and_adds_no_student(
+    app, runner, monkeypatch
+) -> None:
+    from datetime import date
+
+    from attendance.models import AttendanceRecord, Meeting
+    from attendance.services.roster import import_rows
+    from attendance.simulator import cli as simulator_cli
+
+    transport = _ClientTransport(app.test_client())
+    monkeypatch.setattr(simulator_cli, "_open_transport", lambda url: transport)
+    with app.app_context():
+        course = Course(code="HIST-9", title="History", timezone="Europe/Madrid")
+        db.session.add(course)
+        db.session.flush()
+        rows = [
+            *_OWN_ROSTER,
+            {
+                **_OWN_ROSTER[0],
+                "student_id": "H5",
+                "first_name": "Lea",
+                "last_name": "Gone",
+                "email": "lea@u.edu",
+                "withdrawn_on": "2020-01-01",
+            },
+        ]
+        import_rows(course, list(enumerate(rows, start=2)))
+        db.session.commit()
+    args = ["--course", "HIST-9", "--speed", "0", "--concurrency", "1"]
+    args += ["--absent", "0", "--late", "1", "--drop-rejoin", "0", "--two-device", "1"]
+    args += ["--left-early", "0", "--guests", "1", "--meeting-number", "123456789"]
+    result = runner.invoke(simulate_command, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        "HIST-9: 4 students (its own roster, none added; 1 withdrawn left out)"
+        in result.output
+    )
+    with app.app_context():
+        course = db.session.scalar(select(Course).where(Course.code == "HIST-9"))
+        students = db.session.scalars(
+            select(StudentRow).where(StudentRow.course_id == course.id)
+        ).all()
+        assert sorted(s.student_id for s in students) == ["H1", "H2", "H3", "H4", "H5"]
+        assert [n.zoom_meeting_id for n in course.meeting_numbers] == [123456789]
+        meeting = db.session.scalar(
+            select(Meeting).where(Meeting.course_id == course.id)
+        )
+        records = {
+            db.session.get(StudentRow, r.student_id).student_id: r
+            for r in db.session.scalars(
+                select(AttendanceRecord).where(
+                    AttendanceRecord.meeting_id == meeting.id
+                )
+            )
+        }
+        # Every enrolled student joined and was matched; the withdrawn one is
+        # on no roster of this meeting and never came.
+        assert sorted(records) == ["H1", "H2", "H3", "H4"]
+        assert all(r.effective_status != Status.ABSENT.value for r in records.values())
+        assert {records[s].matched_by for s in ("H1", "H2", "H4")} == {"email"}
+        assert records["H3"].matched_by == "name"
+        lea = next(s for s in students if s.student_id == "H5")
+        assert lea.withdrawn_on == date(2020, 1, 1)

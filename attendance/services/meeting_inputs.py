@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
@@ -192,7 +191,7 @@ def _roster_at(
     if course_id is None or all(s.withdrawn_on is None for s in full):
         return full
     course = db.session.get(Course, course_id)
-    gone = withdrawn_from(full, start(), _zone(course.timezone if course else ""))
+    gone = withdrawn_from(full, start(), zone_named(course.timezone if course else ""))
     if not gone:
         return full
     kept = _rosters.get(course_id)
@@ -229,14 +228,6 @@ def _meeting_start(
         if first is not None:
             return from_micros(first)
     return meeting.effective_end or utcnow()
-
-
-def _zone(name: str) -> tzinfo:
-    """A course's time zone (UTC when the stored name is unknown to this system)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def forget_rosters() -> None:

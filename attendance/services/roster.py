@@ -8,12 +8,15 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import selectinload
 
+from attendance.core.enrollment import enrolled_on
 from attendance.core.matching import normalize_email
+from attendance.core.schedule import zone_named
 from attendance.errors import Conflict, NotFound, ValidationFailed
 from attendance.extensions import db
 from attendance.models import Course, Student, StudentAlias
@@ -384,3 +387,30 @@ def _set_aliases(wanted: dict[int, list[str]]) -> None:
     ]
     if new:
         db.session.execute(insert(StudentAlias), new)
+
+
+def enrolled_rows(course: Course, at: datetime) -> tuple[list[dict[str, str]], int]:
+    """The course's students on the roster of a meeting starting ``at`` (§5.8), as
+    roster CSV rows (aliases ';'-separated), and how many are left out as withdrawn."""
+    zone = zone_named(course.timezone)
+    rows, withdrawn = [], 0
+    for student in db.session.scalars(
+        select(Student)
+        .where(Student.course_id == course.id)
+        .options(selectinload(Student.aliases))
+        .order_by(Student.last_name, Student.first_name, Student.student_id)
+    ):
+        if not enrolled_on(student.withdrawn_on, at, zone):
+            withdrawn += 1
+            continue
+        rows.append(
+            {
+                "student_id": student.student_id,
+                "first_name": student.first_name,
+                "last_name": student.last_name,
+                "email": student.email,
+                "department": student.department,
+                "aliases": ";".join(a.value for a in student.aliases),
+            }
+        )
+    return rows, withdrawn

@@ -2,15 +2,18 @@
 
 Thin on purpose: the class comes from ``scenario``; the course and roster go
 through the services; the webhooks go over real HTTP (``transport``), signed, so
-the server under test cannot tell them from Zoom's.
+the server under test cannot tell them from Zoom's. A course with a roster is
+never given invented students: its own enrolled students play the class.
 """
 
 from __future__ import annotations
 
 import http.client
 import time
+from datetime import UTC, datetime
 
 import click
+from click.core import ParameterSource
 from flask import current_app
 from flask.cli import with_appcontext
 
@@ -18,7 +21,7 @@ from attendance.errors import NotFound, ValidationFailed
 from attendance.extensions import db
 from attendance.models import Course
 from attendance.services.courses import find_course, set_meeting_numbers
-from attendance.services.roster import import_rows
+from attendance.services.roster import enrolled_rows, import_rows
 from attendance.simulator.delivery import DeliveryReport, deliver, deliver_parallel
 from attendance.simulator.scenario import SimulatedClass, SimulationOptions, build_class
 from attendance.simulator.transport import HttpTransport
@@ -48,11 +51,34 @@ def _default_url() -> str:
     return f"http://{host}:{port}"
 
 
-def _prepare_course(sim: SimulatedClass, code: str) -> tuple[int, int]:
+def _course_roster(code: str, at: datetime) -> tuple[list[dict[str, str]], int] | None:
+    """The enrolled students of course ``code`` at ``at``, and how many withdrew;
+    None when there is no such course or it has no students yet. Reads only.
+
+    :raises click.ClickException: when every one of its students has withdrawn.
+    """
+    try:
+        course = find_course(code)
+    except NotFound:
+        return None
+    rows, withdrawn = enrolled_rows(course, at)
+    db.session.rollback()  # a read: hold no transaction while the server is checked
+    if not rows and withdrawn:
+        raise click.ClickException(
+            f"every student of {code} has withdrawn: there is no one to play the class"
+        )
+    return (rows, withdrawn) if rows else None
+
+
+def _prepare_course(
+    sim: SimulatedClass, code: str, *, import_roster: bool = True
+) -> tuple[int, int]:
     """Create or reuse the course, add the meeting number, upsert the roster; commit.
 
-    Returns the roster's (created, updated) counts. The session is closed after
-    the commit: the delivery that follows must not hold a database connection.
+    Returns the roster's (created, updated) counts; ``import_roster`` False (the
+    class plays the course's own roster): the roster is left as it is, (0, 0).
+    The session is closed after the commit: the delivery that follows must not
+    hold a database connection.
 
     :raises click.ClickException: when the number belongs to another course.
     """
@@ -66,6 +92,10 @@ def _prepare_course(sim: SimulatedClass, code: str) -> tuple[int, int]:
     try:
         if sim.meeting_number not in existing:
             set_meeting_numbers(course, existing + [sim.meeting_number])
+        if not import_roster:
+            db.session.commit()
+            db.session.close()
+            return 0, 0
         report = import_rows(
             course, [(line, row) for line, row in enumerate(sim.roster, start=2)]
         )
@@ -208,6 +238,16 @@ def simulate_command(
             "no webhook secret: set ZOOM_WEBHOOK_SECRET_TOKEN or pass --secret"
         )
     base_url = (url or _default_url()).rstrip("/")
+    starts_at = datetime.now(UTC).replace(microsecond=0)
+    played = _course_roster(course_code, starts_at)
+    if played is not None and click.get_current_context().get_parameter_source(
+        "students"
+    ) not in (None, ParameterSource.DEFAULT):
+        click.echo(
+            f"{course_code} has a roster: its {len(played[0])} enrolled students "
+            "play the class (--students is ignored)",
+            err=True,
+        )
     try:
         sim = build_class(
             SimulationOptions(
@@ -226,7 +266,9 @@ def simulate_command(
                 duration_minutes=duration,
                 meeting_number=meeting_number,
                 course_code=course_code,
-            )
+                start=starts_at,
+            ),
+            roster=played[0] if played is not None else None,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -241,11 +283,19 @@ def simulate_command(
                 f"the server at {base_url} is not reachable ({type(exc).__name__}); "
                 "start it with `make run` or pass --url"
             ) from exc
-        created, updated = _prepare_course(sim, course_code)
+        created, updated = _prepare_course(
+            sim, course_code, import_roster=played is None
+        )
         payloads = sim.deliveries()
+        if played is None:
+            students_line = f"{created} new, {updated} updated"
+        else:
+            students_line = "its own roster, none added"
+            if played[1]:
+                students_line += f"; {played[1]} withdrawn left out"
         click.echo(
-            f"{course_code}: {len(sim.roster)} students ({created} new, {updated} "
-            f"updated); meeting {sim.meeting_number} instance {sim.meeting_uuid}; "
+            f"{course_code}: {len(sim.roster)} students ({students_line}); "
+            f"meeting {sim.meeting_number} instance {sim.meeting_uuid}; "
             f"{len(sim.events)} events as {len(payloads)} deliveries; seed {seed}"
         )
         began = time.monotonic()

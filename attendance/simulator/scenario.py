@@ -9,12 +9,17 @@ then shuffles and repeats them the way Zoom's delivery does (ZOOM.md §2).
 
 Everything here is pure and deterministic for the same options: the roster
 depends on the seed alone (re-running with the same seed upserts the same
-students), the meeting instance on the seed and the start time.
+students), the meeting instance on the seed and the start time. A course that
+has a roster already is played as it is: ``build_class(options, roster=rows)``
+makes its students join (how each shows up in Zoom follows the seed) and
+invents none.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +38,8 @@ from attendance.simulator.roster import (
 
 #: Shortest meeting the class shape fits in: late joiners arrive up to 25 minutes in.
 MIN_DURATION_MINUTES = 30
+#: The roles a roster student plays, in the order a short roster fills them.
+_ROLES = ("absent", "late", "drop_rejoin", "left_early", "two_device")
 
 _HOSTS = (
     ("Grace", "Hopper"),
@@ -144,7 +151,7 @@ def _check(options: SimulationOptions) -> None:
             raise ValueError(f"{name} must not be negative")
     if options.students > MAX_STUDENTS:
         raise ValueError(f"at most {MAX_STUDENTS} students")
-    roles = ("absent", "late", "drop_rejoin", "left_early", "two_device")
+    roles = _ROLES
     if sum(counts[r] for r in roles) > options.students:
         raise ValueError(
             " + ".join(roles) + f" ({sum(counts[r] for r in roles)}) exceed "
@@ -165,12 +172,70 @@ def _check(options: SimulationOptions) -> None:
         raise ValueError("start must be timezone-aware")
 
 
-def build_class(options: SimulationOptions | None = None) -> SimulatedClass:
+def fit_roster(options: SimulationOptions, students: int) -> SimulationOptions:
+    """``options`` for a roster of ``students``: the roles cut down to fit it.
+
+    Roles are filled in ``_ROLES`` order until the roster runs out; breakout
+    rooms take only students present through the middle of the class.
+    """
+    left = students
+    fitted: dict[str, int] = {}
+    for role in _ROLES:
+        fitted[role] = min(getattr(options, role), left)
+        left -= fitted[role]
+    eligible = students - sum(fitted[r] for r in _ROLES[:4])
+    fitted["breakout"] = min(options.breakout, eligible)
+    return dataclasses.replace(options, students=students, **fitted)
+
+
+def played_roster(
+    rows: Sequence[Mapping[str, str]], rng: random.Random
+) -> list[Profile]:
+    """A course's own students as they show up in Zoom (signed in when they have an
+    e-mail, else by an alias e-mail, else by their name); none is invented."""
+    profiles = []
+    for row in rows:
+        first, last = row.get("first_name", ""), row.get("last_name", "")
+        email = row.get("email", "")
+        aliases = tuple(a for a in row.get("aliases", "").split(";") if a)
+        alias_email = next((a for a in aliases if "@" in a), "")
+        style, zoom_email, zoom_user_id = "name_only", "", ""
+        if email:
+            style, zoom_email, zoom_user_id = "account", email, random_token(rng)
+        elif alias_email:
+            style, zoom_email = "alias_email", alias_email
+        profiles.append(
+            Profile(
+                student_id=row["student_id"],
+                first=first,
+                last=last,
+                email=email,
+                department=row.get("department", ""),
+                aliases=aliases,
+                style=style,
+                display=f"{first} {last}".strip() or row["student_id"],
+                zoom_email=zoom_email,
+                zoom_user_id=zoom_user_id,
+            )
+        )
+    return profiles
+
+
+def build_class(
+    options: SimulationOptions | None = None,
+    roster: Sequence[Mapping[str, str]] | None = None,
+) -> SimulatedClass:
     """Build a deterministic, realistic class from ``options`` (see the module docstring).
+
+    ``roster``: a course's own students (rows with the roster CSV's columns) to
+    play instead of inventing ``options.students``; the roles are cut to fit it
+    (``fit_roster``).
 
     :raises ValueError: when the options do not fit together (see ``_check``).
     """
     options = options or SimulationOptions()
+    if roster is not None:
+        options = fit_roster(options, len(roster))
     _check(options)
     start = options.start.astimezone(UTC).replace(microsecond=0)
     end = start + timedelta(minutes=options.duration_minutes)
@@ -178,7 +243,11 @@ def build_class(options: SimulationOptions | None = None) -> SimulatedClass:
     # its start, so every run with the same seed is a new meeting of the same class.
     course_rng = random.Random(options.seed)  # noqa: S311 - simulation, not security
     rng = random.Random(f"{options.seed}/{start.isoformat()}")  # noqa: S311
-    profiles = build_roster(options.students, course_rng)
+    profiles = (
+        build_roster(options.students, course_rng)
+        if roster is None
+        else played_roster(roster, course_rng)
+    )
     host_first, host_last = course_rng.choice(_HOSTS)
     host_id = random_token(course_rng)
     account_id = random_token(course_rng)

@@ -139,6 +139,9 @@ def _course_page(
         columns=REQUIRED_COLUMNS,
         withdrawal=WithdrawalForm(formdata=None),
         withdrawn=withdrawn_count(course.id),
+        withdrawn_dates={
+            s.id: s.withdrawn_on for s in students.items if s.withdrawn_on
+        },
     ), status
 
 
