@@ -293,6 +293,7 @@ def test_student_page_shows_the_term(app, term):
     # The remembered key, how it was learned and where.
     assert "zu-ben-42" in text and "zoom user" in text and "by ada@uni.edu" in text
     assert "every meeting of the course" in text
+    assert f'href="/courses/{course_id}/links"' in text
 
 
 def test_student_page_is_scoped(app, term):
