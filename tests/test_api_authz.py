@@ -36,6 +36,7 @@ TABLE = {
     ("PATCH", "/api/v1/courses/<int:course_id>"): COURSE,
     ("GET", "/api/v1/courses/<int:course_id>/students"): COURSE,
     ("POST", "/api/v1/courses/<int:course_id>/students"): COURSE,
+    ("PATCH", "/api/v1/courses/<int:course_id>/students/<int:student_pk>"): COURSE,
     ("GET", "/api/v1/courses/<int:course_id>/attendance"): COURSE,
     ("GET", "/api/v1/courses/<int:course_id>/attendance.csv"): COURSE,
     (
@@ -77,6 +78,7 @@ BODIES = {
     "/api/v1/instructors": {},
     "/api/v1/courses/<int:course_id>": {"title": "Renamed"},
     "/api/v1/courses/<int:course_id>/students": [],
+    "/api/v1/courses/<int:course_id>/students/<int:student_pk>": {"department": "X"},
     "/api/v1/courses/<int:course_id>/instructors": {},
     "/api/v1/meetings/<int:meeting_id>/attendance/<int:student_pk>": {
         "status": "Excused",
