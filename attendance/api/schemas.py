@@ -257,17 +257,27 @@ class Student(Answer):
     )
 
 
+#: An e-mail address as the roster takes it (a dot in the domain), or nothing.
+_ROSTER_EMAIL = (
+    f"^[{SPACE}]*$|^[{SPACE}]*[^{SPACE}@\\x00]+@[^{SPACE}@\\x00]+\\."
+    f"[^{SPACE}@\\x00]+[{SPACE}]*$"
+)
+
+
 class StudentUpdate(Body):
     """Fields of a roster student to change, by the rules of the roster import.
 
     Changing ``withdrawn_on`` (or a field matching uses) regenerates the
-    course's ended meetings; manual statuses stay.
+    course's ended meetings; manual statuses stay. A name given is not blank
+    (a roster row may leave one of the two empty; an edit keeps it so).
     """
 
     student_id: text(64, pattern=NOT_BLANK) = None
-    first_name: text(120) = None
-    last_name: text(120) = None
-    email: text(254) = Field(None, description="An e-mail address, or empty.")
+    first_name: text(120, pattern=NOT_BLANK) = None
+    last_name: text(120, pattern=NOT_BLANK) = None
+    email: text(254, pattern=_ROSTER_EMAIL) = Field(
+        None, description="An e-mail address, or empty."
+    )
     department: text(120) = None
     aliases: list[text(254, pattern=NOT_BLANK)] = Field(
         None, max_length=100, description="E-mails or display names; replaces them."
