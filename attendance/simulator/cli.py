@@ -121,7 +121,14 @@ def _summary(report: DeliveryReport) -> str:
 
 
 @click.command("simulate")
-@click.option("--students", default=30, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--students",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Invented students, for a course without a roster; a course with one "
+    "plays its own enrolled students and gets no one new.",
+)
 @click.option("--guests", default=3, show_default=True, type=click.IntRange(0))
 @click.option("--late", default=3, show_default=True, type=click.IntRange(0))
 @click.option("--drop-rejoin", default=3, show_default=True, type=click.IntRange(0))
@@ -199,7 +206,12 @@ def _summary(report: DeliveryReport) -> str:
     help="Webhook secret token [default: the first of ZOOM_WEBHOOK_SECRET_TOKEN].",
 )
 @click.option(
-    "--course", "course_code", default="DEMO-101", show_default=True, metavar="CODE"
+    "--course",
+    "course_code",
+    default="DEMO-101",
+    show_default=True,
+    metavar="CODE",
+    help="The course (created if missing); its roster, if it has one, plays the class.",
 )
 @click.option(
     "--meeting-number",
