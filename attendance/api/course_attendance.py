@@ -6,7 +6,7 @@ import re
 
 from flask import Response, jsonify, stream_with_context
 
-from attendance.api import schemas as s
+from attendance.api import attendance_schemas as a
 from attendance.api.blueprint import ID, bp
 from attendance.api.courses import COURSE_404, course_json, course_or_404
 from attendance.api.openapi import endpoint
@@ -31,7 +31,7 @@ _SUMMARY_CSV = ",".join(SUMMARY_COLUMNS) + "\r\n"
 @api_login_required
 @endpoint(
     "attendance",
-    (200, s.CourseAttendance, "The summary."),
+    (200, a.CourseAttendance, "The summary."),
     errors=[COURSE_404],
 )
 def course_attendance(course_id: int):
@@ -54,7 +54,7 @@ def course_attendance(course_id: int):
 @endpoint(
     "attendance",
     200,
-    query=s.CsvLayout,
+    query=a.CsvLayout,
     errors=[COURSE_404],
     csv=(
         "summary: one row per student. wide: student_id,last_name,first_name,email, "
@@ -63,7 +63,7 @@ def course_attendance(course_id: int):
         _SUMMARY_CSV,
     ),
 )
-def course_attendance_csv_view(course_id: int, query: s.CsvLayout):
+def course_attendance_csv_view(course_id: int, query: a.CsvLayout):
     """The course's attendance as CSV, streamed."""
     course = course_or_404(course_id)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", course.code)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import jsonify
 
-from attendance.api import schemas as s
+from attendance.api import attendance_schemas as a
 from attendance.api.blueprint import ID, bp
 from attendance.api.courses import COURSE_404, course_or_404
 from attendance.api.openapi import endpoint
@@ -33,7 +33,7 @@ def link_json(key: RememberedKey) -> dict[str, Any]:
 @api_login_required
 @endpoint(
     "links",
-    (200, list[s.RememberedKey], "The keys, oldest first."),
+    (200, list[a.RememberedKey], "The keys, oldest first."),
     errors=[COURSE_404],
 )
 def list_links(course_id: int):

@@ -6,7 +6,7 @@ from flask import Response, jsonify, stream_with_context
 from flask_login import current_user
 from sqlalchemy import select
 
-from attendance.api import schemas as s
+from attendance.api import attendance_schemas as a
 from attendance.api.blueprint import ID, bp
 from attendance.api.course_attendance import CSV_NOTE
 from attendance.api.openapi import endpoint
@@ -45,11 +45,11 @@ def meeting_or_404(meeting_id: int) -> Meeting:
 @api_login_required
 @endpoint(
     "meetings",
-    (200, list[s.Meeting], "The meetings."),
-    query=s.MeetingFilter,
+    (200, list[a.Meeting], "The meetings."),
+    query=a.MeetingFilter,
     bad_request=400,
 )
-def list_meetings(query: s.MeetingFilter):
+def list_meetings(query: a.MeetingFilter):
     """Meetings of the caller's courses, newest first."""
     visible = visible_courses(current_user).with_only_columns(Course.id)
     statement = select(Meeting).where(Meeting.course_id.in_(visible))
@@ -72,14 +72,14 @@ def list_meetings(query: s.MeetingFilter):
 @api_login_required
 @endpoint(
     "meetings",
-    (200, s.Meeting, "The meeting."),
-    json=s.MeetingUpdate,
+    (200, a.Meeting, "The meeting."),
+    json=a.MeetingUpdate,
     errors=[
         _MEETING_404,
         (409, "The meeting is a scheduled class: it always counts."),
     ],
 )
-def update_meeting(meeting_id: int, json: s.MeetingUpdate):
+def update_meeting(meeting_id: int, json: a.MeetingUpdate):
     """Count an unscheduled meeting in its course's term figures, or not (§5.9)."""
     meeting = meeting_or_404(meeting_id)
     set_counts(meeting, json.counts)
@@ -91,7 +91,7 @@ def update_meeting(meeting_id: int, json: s.MeetingUpdate):
 @api_login_required
 @endpoint(
     "meetings",
-    (200, s.MeetingAttendance, "The attendance."),
+    (200, a.MeetingAttendance, "The attendance."),
     errors=[_MEETING_404],
 )
 def meeting_attendance(meeting_id: int):
@@ -131,14 +131,14 @@ def meeting_attendance_csv(meeting_id: int):
 @api_login_required
 @endpoint(
     "meetings",
-    (200, s.Record, "The student's record."),
-    json=s.AttendanceOverride,
+    (200, a.Record, "The student's record."),
+    json=a.AttendanceOverride,
     errors=[
         (404, "No such meeting, or the student is not on its roster."),
         (409, "The meeting is still live."),
     ],
 )
-def override_attendance(meeting_id: int, student_pk: int, json: s.AttendanceOverride):
+def override_attendance(meeting_id: int, student_pk: int, json: a.AttendanceOverride):
     """Set (or, with null, drop) a student's manual status and note.
 
     The manual status is kept across every regeneration.
@@ -164,11 +164,11 @@ _MATCH_URL = f"/meetings/<{ID}:meeting_id>/participants/<{ID}:participant_pk>/ma
     "meetings",
     (
         200,
-        s.MatchResult,
+        a.MatchResult,
         "The student's record, the remaining guests, and the keys remembered "
         "and refused.",
     ),
-    json=s.GuestMatch,
+    json=a.GuestMatch,
     errors=[
         (404, "No such meeting, guest or student."),
         (
@@ -178,7 +178,7 @@ _MATCH_URL = f"/meetings/<{ID}:meeting_id>/participants/<{ID}:participant_pk>/ma
         ),
     ],
 )
-def match_guest(meeting_id: int, participant_pk: int, json: s.GuestMatch):
+def match_guest(meeting_id: int, participant_pk: int, json: a.GuestMatch):
     """Assign a guest to a roster student.
 
     ``remember``: later meetings of the course match the guest by themselves, by

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from attendance.api import schemas as s
+from attendance.api import attendance_schemas as a
 from attendance.api.blueprint import ID, bp
 from attendance.api.courses import course_or_404
 from attendance.api.openapi import endpoint
@@ -19,7 +19,7 @@ from attendance.services.student_term import course_student, record_json, studen
 @api_login_required
 @endpoint(
     "attendance",
-    (200, s.StudentAttendance, "The student's term."),
+    (200, a.StudentAttendance, "The student's term."),
     errors=[(404, "No such course or student, or not one of the caller's.")],
 )
 def student_attendance(course_id: int, student_pk: int):
