@@ -151,3 +151,23 @@ def test_notification_for_message_names_the_meeting_and_person(
     person = _person(name, student_pk=student_pk, joined_after=11)
     found = notification_for(_meeting(topic), _course(), room_event, person)
     assert found is not None and found[1] == message
+
+
+#: (minutes the host opened the room before the class's S', minutes after S'
+#: the student first joined, late?): lateness counts from when the class began
+#: (§5.9), not from when the host pressed Start.
+OPENED_EARLY = [
+    (15, 5, False),  # 20 minutes after Start, 5 after the class began
+    (15, 11, True),
+    (0, 11, True),
+]
+
+
+@pytest.mark.parametrize(("early", "after_class_start", "late"), OPENED_EARLY)
+def test_a_late_join_counts_from_the_class_start(early, after_class_start, late):
+    class_start = START + timedelta(minutes=early)
+    person = _person(joined_after=early + after_class_start)
+    found = notification_for(
+        _meeting(), _course(10), "participantJoined", person, class_start
+    )
+    assert (found is not None) == late

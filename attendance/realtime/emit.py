@@ -75,7 +75,7 @@ def _publish_meeting(
             change = _change_record(meeting, name, participant, now)
             for teacher in teachers:
                 socketio.emit("participantUpdate", change, to=instructor_room(teacher))
-        message = notification_for(meeting, course, name, person)
+        message = notification_for(meeting, course, name, person, view.start)
         if message is not None:
             kind, text = message
             notify(teachers, kind, text, number)

@@ -50,6 +50,8 @@ class LiveView:
         self._roster = roster
         self._student_ids = {s.pk: s.student_id for s in roster}
         self._persons = result.persons
+        #: When the class began, as judged: S' of a scheduled class (§5.9), else S.
+        self.start = result.window.start if result.window is not None else result.start
         self._by_connection = {
             pk: person for person in result.persons for pk in person.connection_pks
         }
