@@ -374,3 +374,19 @@ def test_schedule_given_at_creation_places_meetings_already_received(
         True,
         "2026-11-23T14:00:00Z",
     )
+
+
+def test_home_page_course_card_counts_only_the_term(app, client, term):
+    """The home page's card says what the course page says: office hours are out."""
+    from attendance.extensions import db
+    from attendance.models import Course
+    from attendance.web.queries import course_cards
+
+    headers, course = term
+    _set_schedule(client, headers["ada"], course, [MONDAY_9])
+    with app.app_context():
+        (card,) = course_cards([db.session.get(Course, course["id"])])
+        assert card.meetings_held == 1
+        # Ana and Ben were both on time for the class (Ben 5 minutes after it began).
+        assert sum(card.counts.values()) == 2
+        assert card.rate == 100.0

@@ -28,6 +28,7 @@ from attendance.models import (
 from attendance.models.meeting import MeetingStatus
 from attendance.models.types import to_micros, utcnow
 from attendance.services.course_report import (
+    COUNTED,
     course_zone,
     ended_meetings,
     meeting_labels,
@@ -66,7 +67,11 @@ class CourseCard:
 
 
 def course_cards(courses: Sequence[Course]) -> list[CourseCard]:
-    """One card per course: roster size, meetings held, last one, live ones, rate."""
+    """One card per course: roster size, meetings held, last one, live ones, rate.
+
+    Meetings held and the rate are the term's figures: classes, and the
+    unscheduled instances an instructor chose to count (§5.9).
+    """
     cards = {c.id: CourseCard(c) for c in courses}
     if not cards:
         return []
@@ -79,7 +84,9 @@ def course_cards(courses: Sequence[Course]) -> list[CourseCard]:
         cards[course_id].students = count
     for course_id, count, last in db.session.execute(
         select(Meeting.course_id, func.count(Meeting.id), func.max(Meeting.start_time))
-        .where(Meeting.course_id.in_(ids), Meeting.status == MeetingStatus.ENDED)
+        .where(
+            Meeting.course_id.in_(ids), Meeting.status == MeetingStatus.ENDED, COUNTED
+        )
         .group_by(Meeting.course_id)
     ):
         cards[course_id].meetings_held = count
@@ -93,7 +100,9 @@ def course_cards(courses: Sequence[Course]) -> list[CourseCard]:
     for course_id, status, count in db.session.execute(
         select(Meeting.course_id, _effective, func.count(AttendanceRecord.id))
         .join(AttendanceRecord, AttendanceRecord.meeting_id == Meeting.id)
-        .where(Meeting.course_id.in_(ids), Meeting.status == MeetingStatus.ENDED)
+        .where(
+            Meeting.course_id.in_(ids), Meeting.status == MeetingStatus.ENDED, COUNTED
+        )
         .group_by(Meeting.course_id, _effective)
     ):
         cards[course_id].counts[status] = count
