@@ -390,3 +390,12 @@ def test_home_page_course_card_counts_only_the_term(app, client, term):
         # Ana and Ben were both on time for the class (Ben 5 minutes after it began).
         assert sum(card.counts.values()) == 2
         assert card.rate == 100.0
+
+
+def test_course_page_flags_the_unscheduled_meeting(client, term):
+    headers, course = term
+    _set_schedule(client, headers["ada"], course, [MONDAY_9])
+    _login(client, "ada")
+    html = client.get(f"/courses/{course['id']}").get_data(as_text=True)
+    meetings = html[html.index('id="meetings-title"') :]
+    assert meetings.count("Unscheduled") == 1
