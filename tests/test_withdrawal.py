@@ -461,3 +461,25 @@ def test_read_csv_accepts_the_withdrawn_on_column(app):
         assert report.created == 1 and report.errors == []
         (ida,) = load_roster(course.id)
         assert ida.withdrawn_on == date(2026, 4, 1)
+
+
+def test_a_guest_cannot_be_matched_to_a_student_withdrawn_before_the_meeting(
+    client, zoom, term
+):
+    ada, _bob, course_id, pks = term
+    _patch(client, ada, course_id, pks["S2"], {"withdrawn_on": "2026-03-06"})
+    _meeting(zoom, "m3==", ["a@u.edu", "b@u.edu"])
+    m3 = _attendance(client, ada, "m3==")
+    (guest,) = m3["guests"]
+    url = (
+        f"/api/v1/meetings/{m3['meeting']['id']}/participants/"
+        f"{guest['participant_pk']}/match"
+    )
+    refused = client.post(url, json={"student_id": pks["S2"]}, headers=ada)
+    assert refused.status_code == 409
+    assert "withdrew" in refused.get_json()["error"]["message"]
+    # An enrolled student still can be matched.
+    matched = client.post(
+        url, json={"student_id": pks["S3"], "remember": False}, headers=ada
+    )
+    assert matched.status_code == 200

@@ -17,6 +17,7 @@ from attendance.models import Student as StudentRow
 from attendance.models.types import utcnow
 from attendance.services.generation import compute, generate, regenerate_ended
 from attendance.services.links import Key, key_owners, meetings_carrying
+from attendance.services.meeting_inputs import meeting_roster
 
 #: The longest value a link stores.
 _VALUE_LENGTH = 300
@@ -92,8 +93,8 @@ def match_participant(
     every ended meeting of the course the change can affect, is regenerated.
 
     :raises NotFound: when the participant or the student is not of this meeting.
-    :raises Conflict: for the host or a co-host, or when every key of the person
-        points to another student.
+    :raises Conflict: for the host or a co-host, a student withdrawn before the
+        meeting (§5.8), or when every key of the person points to another student.
     """
     student = db.session.get(StudentRow, student_pk)
     if student is None or student.course_id != meeting.course_id:
@@ -101,6 +102,11 @@ def match_participant(
     person = _person_of(meeting, participant_pk)
     if person is None:
         raise NotFound("no such participant in this meeting")
+    if all(s.pk != student.id for s in meeting_roster(meeting)):
+        raise Conflict(
+            f"{student.first_name} {student.last_name} withdrew on "
+            f"{student.withdrawn_on}, before this meeting: they are not on its roster"
+        )
     if person.is_host or person.role == "co-host":
         who = "the meeting's host" if person.is_host else "a co-host"
         raise Conflict(
