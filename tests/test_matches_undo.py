@@ -429,3 +429,24 @@ def test_a_match_not_remembered_holds_here_alone_and_is_undone(zoom, client, cou
     url = f"/api/v1/meetings/{first['meeting']['id']}/participants/{pk}/match"
     assert client.delete(url, headers=course["ada"]).status_code == 204
     assert "Dani Smithers" in _report(client, course)["guest"]
+
+
+def test_a_deleted_learned_key_is_not_learned_again(zoom, client, course):
+    """Forgetting a learned Zoom id lasts: regenerating its meeting does not bring it back."""
+    _meeting(zoom, client, course, [("Ana", "ana@uni.edu", "zu-ana")])
+    _meeting(zoom, client, course, [("Ana", "ana@uni.edu", "zu-ana")], NEXT, 1)
+    keys = _links(client, course)[1]
+    assert [k["value"] for k in keys] == ["zu-ana", "zu-ana"]  # learned in each
+    url = f"/api/v1/courses/{course['id']}/links/{keys[0]['id']}"
+    assert client.delete(url, headers=course["ada"]).status_code == 204
+    assert _links(client, course)[1] == []  # the key, not one copy of it
+    # A late event regenerates both meetings: nothing is learned again.
+    for uuid, week in ((UUID, 0), (NEXT, 1)):
+        assert zoom.post(ended(uuid=uuid, at=E + week * WEEK + MIN)).status_code == 200
+    assert _links(client, course)[1] == []
+    # Ana still matches by e-mail, of course.
+    assert _report(client, course, NEXT)["by_id"]["S1"]["matched_by"] == "email"
+    # The same id is no one's now: it may be remembered for another student.
+    later = _meeting(zoom, client, course, [("Cy Guest", "", "zu-ana")], "w3==", 2)
+    answer = _match(client, course, later, "Cy Guest", "S3").get_json()
+    assert {"kind": "zoom_user", "value": "zu-ana"} in answer["remembered"]

@@ -106,6 +106,9 @@ class LinkSource(enum.StrEnum):
 
     LEARNED = "learned"  # matched by email/alias in an earlier meeting of the course
     MANUAL = "manual"  # an instructor's match with ``remember``
+    #: A learned key an instructor deleted: kept only so that regenerating the
+    #: meeting it was learned in does not learn it again; matches by nothing.
+    FORGOTTEN = "forgotten"
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,6 +226,17 @@ def _store_learned_links(meeting: Meeting, result: MeetingResult) -> None:
             IdentityLinkRow.source == LinkSource.LEARNED.value,
         )
     )
+    forgotten = {
+        (kind, value, student)
+        for kind, value, student in db.session.execute(
+            select(
+                IdentityLinkRow.kind, IdentityLinkRow.value, IdentityLinkRow.student_id
+            ).where(
+                IdentityLinkRow.course_id == meeting.course_id,
+                IdentityLinkRow.source == LinkSource.FORGOTTEN.value,
+            )
+        )
+    }
     learned_at = result.start or meeting.start_time
     # Which step taught each link (email or alias): the step that matched its person.
     steps = {
@@ -251,6 +262,7 @@ def _store_learned_links(meeting: Meeting, result: MeetingResult) -> None:
             "created_at": utcnow(),
         }
         for link in result.learned_links
+        if (link.kind.value, link.value, link.student_pk) not in forgotten
     ]
     if rows:
         db.session.execute(insert(IdentityLinkRow), rows)

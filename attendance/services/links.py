@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import aliased
 
 from attendance.core.matching import normalize_email, normalize_name
@@ -50,7 +50,10 @@ def _course_wide(course_id: int):
         IdentityLinkRow.course_id == course_id,
         or_(
             IdentityLinkRow.source == LinkSource.LEARNED.value,
-            IdentityLinkRow.meeting_id.is_(None),
+            and_(
+                IdentityLinkRow.source == LinkSource.MANUAL.value,
+                IdentityLinkRow.meeting_id.is_(None),
+            ),
         ),
     )
 
@@ -113,8 +116,9 @@ def _learned(row: IdentityLinkRow, origin_step: str | None) -> str:
 def delete_key(course_id: int, link_id: int) -> IdentityLinkRow:
     """Forget one key of the course, alone, and regenerate the ended meetings it served.
 
-    A learned key comes back if the meeting it was learned in is regenerated
-    (it is a fact of that meeting); a remembered one is gone for good.
+    Gone for good either way: a learned key is kept as ``forgotten`` (it matches
+    by nothing and is listed nowhere), so that regenerating the meeting it was
+    learned in does not learn it again.
 
     :raises NotFound: when the course has no such key.
     """
@@ -126,7 +130,22 @@ def delete_key(course_id: int, link_id: int) -> IdentityLinkRow:
     if row is None:
         raise NotFound("no such remembered key in this course")
     affected = meetings_carrying(course_id, [(LinkKind(row.kind), row.value)])
-    db.session.delete(row)
+    if row.source == LinkSource.LEARNED.value:
+        # Every meeting that learned it: the key is forgotten, not one copy of it.
+        db.session.execute(
+            update(IdentityLinkRow)
+            .where(
+                IdentityLinkRow.course_id == course_id,
+                IdentityLinkRow.source == LinkSource.LEARNED.value,
+                IdentityLinkRow.kind == row.kind,
+                IdentityLinkRow.value == row.value,
+                IdentityLinkRow.student_id == row.student_id,
+            )
+            .values(source=LinkSource.FORGOTTEN.value)
+            .execution_options(synchronize_session="fetch")
+        )
+    else:
+        db.session.delete(row)
     db.session.flush()
     regenerate_ended(affected)
     return row

@@ -138,6 +138,7 @@ def remembered_keys(student: Student) -> list[RememberedKey]:
         .where(
             IdentityLinkRow.course_id == student.course_id,
             IdentityLinkRow.student_id == student.id,
+            IdentityLinkRow.source != LinkSource.FORGOTTEN.value,
         )
         .order_by(IdentityLinkRow.created_at, IdentityLinkRow.id)
     )
