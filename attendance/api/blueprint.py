@@ -1,8 +1,9 @@
 """The ``/api/v1`` blueprint, its ``<id:…>`` path converter and the OpenAPI document's route.
 
 The resource modules (``tokens``, ``courses``, ``students``, ``course_attendance``,
-``meetings``, ``accounts``) add their routes to ``bp``; ``attendance.api`` imports
-them in that order, which is the order of the document's tags.
+``meetings``, ``accounts``, ``links``, ``student_attendance``) add their routes to
+``bp``; ``attendance.api`` imports them in that order, which is the order of the
+document's tags.
 """
 
 from __future__ import annotations
