@@ -522,7 +522,6 @@ def test_event_log_shows_a_failure_and_replays_it(
 ):
     from attendance.ingest import applier, meetings
 
-
     def broken(event, ctx):
         raise RuntimeError("database said <no>")
 

@@ -44,11 +44,13 @@ def test_a_live_view_reads_the_roster_stamp_once(app, zoom):
 
     from attendance.models import Meeting
     from attendance.services.live import live_view
-    from tests.engine_support import S, UUID, session, started
+    from tests.engine_support import UUID, S, session, started
 
     make_course(app)
     zoom.post(started())
-    for body in session("Ana Lima", S + timedelta(minutes=1), None, email="ana@uni.edu"):
+    for body in session(
+        "Ana Lima", S + timedelta(minutes=1), None, email="ana@uni.edu"
+    ):
         zoom.post(body)
     stamps: list[str] = []
 
