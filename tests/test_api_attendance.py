@@ -164,6 +164,26 @@ def test_attendance_csv_matches_the_golden_file(client, setup):
     assert response.get_data() == GOLDEN.read_bytes()
 
 
+def test_attendance_csv_of_a_busy_database_is_a_503_before_any_byte(
+    client, setup, monkeypatch
+):
+    """The CSV's data is read before it streams: a failure gets a status, not a 500."""
+    from sqlalchemy.exc import OperationalError
+
+    from attendance.services import reports
+
+    def busy(_meeting):
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(reports, "attendance", busy)
+    headers, _course, meeting = setup
+    response = client.get(
+        f"/api/v1/meetings/{meeting['id']}/attendance.csv", headers=headers["ada"]
+    )
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "unavailable"
+
+
 @pytest.mark.parametrize("path", ["attendance", "attendance.csv"])
 def test_other_instructors_get_404(client, setup, path):
     headers, _course, meeting = setup

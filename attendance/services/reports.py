@@ -262,8 +262,19 @@ def minutes(seconds: int) -> str:
 
 
 def attendance_csv(meeting: Meeting) -> Iterator[str]:
-    """The meeting's attendance CSV, line by line (students, then guests)."""
+    """The meeting's attendance CSV, line by line (students, then guests).
+
+    The data is read before the first line is handed out, here in the caller's
+    request: a failure (a busy database) is then an error answer with its status
+    and a log line, not a 500 from the server after the headers were promised.
+    """
     records, guests = attendance(meeting)
+    return _csv_lines(meeting, records, guests)
+
+
+def _csv_lines(
+    meeting: Meeting, records: list[dict[str, Any]], guests: list[dict[str, Any]]
+) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
