@@ -20,6 +20,40 @@ events_cli = AppGroup("events", help="Inspect and replay stored webhook events."
 attendance_cli = AppGroup("attendance", help="Generate meetings' attendance.")
 roster_cli = AppGroup("roster", help="Manage course rosters.")
 instructor_cli = AppGroup("instructor", help="Manage instructor accounts.")
+keys_cli = AppGroup("keys", help="Encryption keys of secrets stored in the database.")
+
+
+@keys_cli.command("generate")
+def keys_generate() -> None:
+    """Print a new key for ATTENDANCE_ENCRYPTION_KEY (put it first to encrypt with it)."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode("ascii"))
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret under the first ATTENDANCE_ENCRYPTION_KEY key.
+
+    Afterwards the other keys can be dropped from the setting.
+    """
+    from cryptography.fernet import InvalidToken
+
+    from attendance.models.encrypted import app_cipher
+    from attendance.services.connections import rotate_encryption
+
+    try:
+        count = rotate_encryption(app_cipher())
+    except InvalidToken as exc:
+        db.session.rollback()
+        raise click.ClickException(
+            "a stored secret opens with none of the keys in "
+            "ATTENDANCE_ENCRYPTION_KEY: add the key it was encrypted with"
+        ) from exc
+    db.session.commit()
+    click.echo(f"re-encrypted {count} rows under the first key")
+
+
 
 
 @instructor_cli.command("create")
@@ -178,5 +212,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(attendance_cli)
     app.cli.add_command(roster_cli)
     app.cli.add_command(instructor_cli)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(scheduler)
     app.cli.add_command(simulate_command)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import os
 import secrets
 from pathlib import Path
 from typing import Any
+
+from cryptography.fernet import Fernet
 
 #: The project root: ``instance/`` and the default SQLite file live under it.
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +66,33 @@ def webhook_secrets(raw: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in raw.split(",") if s.strip())
 
 
+def encryption_keys(raw: str | None, secret_key: str) -> tuple[str, ...]:
+    """Split ``ATTENDANCE_ENCRYPTION_KEY``: the first key encrypts, every key decrypts.
+
+    Unset, one key is derived from ``SECRET_KEY`` (stable as long as it is): no
+    file to lose, but changing ``SECRET_KEY`` then makes stored secrets unreadable,
+    so a deployment should set its own key.
+
+    :raises ConfigError: when a key is not a Fernet key (32 url-safe base64 bytes).
+    """
+    if not raw or not raw.strip():
+        digest = hashlib.sha256(
+            b"attendance-encryption:" + secret_key.encode()
+        ).digest()
+        return (base64.urlsafe_b64encode(digest).decode("ascii"),)
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"ATTENDANCE_ENCRYPTION_KEY: key {number} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes; "
+                "`flask --app app keys generate` makes one)"
+            ) from exc
+    return keys
+
+
 def _secret_key(env: str) -> str:
     """``SECRET_KEY`` from the environment, else one generated once and kept in ``instance/``."""
     key = os.environ.get("SECRET_KEY")
@@ -111,6 +142,9 @@ def load_config() -> dict[str, Any]:
         "ZOOM_WEBHOOK_SECRETS": webhook_secrets(
             os.environ.get("ZOOM_WEBHOOK_SECRET_TOKEN")
         ),
+        #: Comma-separated Fernet keys for secrets stored in the database (see
+        #: ``encryption_keys``); finalize() turns it into ``ENCRYPTION_KEYS``.
+        "ATTENDANCE_ENCRYPTION_KEY": os.environ.get("ATTENDANCE_ENCRYPTION_KEY"),
         "ZOOM_ACCOUNT_ID": os.environ.get("ZOOM_ACCOUNT_ID") or None,
         "ZOOM_CLIENT_ID": os.environ.get("ZOOM_CLIENT_ID") or None,
         "ZOOM_CLIENT_SECRET": os.environ.get("ZOOM_CLIENT_SECRET") or None,
@@ -188,6 +222,9 @@ def finalize(config: dict[str, Any]) -> None:
     """
     config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
         config["SQLALCHEMY_DATABASE_URI"]
+    )
+    config["ENCRYPTION_KEYS"] = encryption_keys(
+        config["ATTENDANCE_ENCRYPTION_KEY"], config["SECRET_KEY"]
     )
     if config["WEBHOOK_PROCESSING"] not in {"background", "inline"}:
         raise ConfigError("WEBHOOK_PROCESSING must be 'background' or 'inline'")

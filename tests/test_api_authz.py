@@ -13,6 +13,7 @@ import pytest
 from attendance.extensions import db
 from attendance.models import IdentityLinkRow
 from attendance.services.accounts import create_instructor, issue_token
+from attendance.services.connections import create_connection
 from tests.api_support import create_course
 from tests.engine_support import NUMBER, E, S, ended, session, started
 
@@ -58,6 +59,11 @@ TABLE = {
     ("POST", "/api/v1/instructors"): ADMIN,
     ("GET", "/api/v1/instructors/<int:instructor_id>"): ADMIN,
     ("PATCH", "/api/v1/instructors/<int:instructor_id>"): ADMIN,
+    ("GET", "/api/v1/connections"): ADMIN,
+    ("POST", "/api/v1/connections"): ADMIN,
+    ("GET", "/api/v1/connections/<int:connection_id>"): ADMIN,
+    ("PATCH", "/api/v1/connections/<int:connection_id>"): ADMIN,
+    ("DELETE", "/api/v1/connections/<int:connection_id>"): ADMIN,
     ("DELETE", "/api/v1/tokens/<int:token_id>"): PERSONAL,
     (
         "DELETE",
@@ -86,6 +92,7 @@ BODIES = {
     },
     "/api/v1/instructors/<int:instructor_id>": {"name": "Renamed"},
     "/api/v1/meetings/<int:meeting_id>": {"counts": True},
+    "/api/v1/connections/<int:connection_id>": {"account_id": "authz"},
     "/api/v1/meetings/<int:meeting_id>/participants/<int:participant_pk>/match": {
         "student_id": 1
     },
@@ -120,8 +127,9 @@ def world(app, client, zoom):
             people[who] = person.id
         spare = create_instructor("spare@uni.edu", "spare", "pw-long-enough")
         issue_token(db.session.get(type(spare), people["ada"]), "spare")
+        connection = create_connection("authz", ["authz-secret"])
         db.session.commit()
-        ids = {"instructor_id": spare.id}
+        ids = {"instructor_id": spare.id, "connection_id": connection.id}
     course = create_course(
         client, app, headers["ada"], code="BIO", zoom_meeting_ids=[NUMBER]
     )

@@ -10,6 +10,7 @@ from attendance.api import meetings  # noqa: F401
 from attendance.api import accounts  # noqa: F401
 from attendance.api import student_attendance  # noqa: F401
 from attendance.api import links  # noqa: F401
+from attendance.api import connections  # noqa: F401
 
 # isort: on
 from attendance.api.blueprint import bp

@@ -12,7 +12,7 @@ from typing import Any
 from attendance.database import bound_statement_time, is_unavailable
 from attendance.errors import BadPayload, StorageUnavailable, UnstorableEvent
 from attendance.extensions import db
-from attendance.models import EventStatus, WebhookEvent
+from attendance.models import EventStatus, WebhookEvent, ZoomConnection
 from attendance.models.types import utcnow
 from attendance.services.sql import insert_ignoring_conflicts
 from attendance.zoom.catalog import is_handled
@@ -48,9 +48,13 @@ class IncomingEvent:
     #: The event as parsed from ``body`` (None when the stored body differs from
     #: what was parsed, i.e. redacted): the worker applies it without parsing again.
     parsed: ZoomEvent | None = field(default=None, compare=False, repr=False)
+    #: The Zoom connection whose URL received it (None: the environment's URL).
+    connection_id: int | None = None
 
     @classmethod
-    def from_body(cls, body: bytes, data: dict[str, Any]) -> IncomingEvent:
+    def from_body(
+        cls, body: bytes, data: dict[str, Any], connection_id: int | None = None
+    ) -> IncomingEvent:
         """Classify a verified body: queued for a handler, ignored, or failed to parse.
 
         :raises BadPayload: when the body is not UTF-8 or has no event name (400).
@@ -80,6 +84,7 @@ class IncomingEvent:
                 status=EventStatus.FAILED if handled else EventStatus.IGNORED,
                 error=f"{type(exc).__name__}: {exc}"[:4000] if handled else None,
                 received_at=utcnow(),
+                connection_id=connection_id,
             )
         meeting = event.meeting
         queued = handled and stored is text
@@ -94,6 +99,7 @@ class IncomingEvent:
             error=None,
             received_at=utcnow(),
             parsed=event if queued else None,
+            connection_id=connection_id,
         )
 
     def unstorable(self, reason: str) -> IncomingEvent:
@@ -145,6 +151,7 @@ def store_events(items: list[IncomingEvent]) -> list[int | None]:
             bound_statement_time(conn, STORE_STATEMENT_MS)
             result = conn.execute(stmt, [_row(i) for i in items])
             inserted: dict[str, int] = {row.dedupe_key: row.id for row in result}
+            _touch_connections(conn, items)
     except Exception as exc:  # noqa: BLE001 - classified: retry later, or the data
         message = _first_line(exc)
         if is_unavailable(exc):
@@ -152,6 +159,22 @@ def store_events(items: list[IncomingEvent]) -> list[int | None]:
         raise UnstorableEvent(message) from exc
     # The first occurrence of a key takes the row; any repeat is a duplicate.
     return [inserted.pop(item.dedupe_key, None) for item in items]
+
+
+def _touch_connections(conn: Any, items: list[IncomingEvent]) -> None:
+    """Set ``last_event_at`` of the connections in the batch: one statement a batch.
+
+    The writer commits many requests at once, so this runs once per batch, not
+    per request, and never for the environment's URL (no connection).
+    """
+    ids = {i.connection_id for i in items if i.connection_id is not None}
+    if not ids:
+        return
+    table = ZoomConnection.__table__
+    at = max(i.received_at for i in items if i.connection_id is not None)
+    conn.execute(
+        table.update().where(table.c.id.in_(sorted(ids))).values(last_event_at=at)
+    )
 
 
 def store_each(items: list[IncomingEvent]) -> list[int | None | StorageUnavailable]:
@@ -228,4 +251,5 @@ def _row(item: IncomingEvent) -> dict[str, Any]:
         "status": item.status.value,
         "error": item.error,
         "attempts": 0,
+        "connection_id": item.connection_id,
     }

@@ -5,6 +5,7 @@ from attendance.models.attendance import (
     MeetingGuest,
     MeetingRecording,
 )
+from attendance.models.connection import ConnectionStatus, ZoomConnection
 from attendance.models.course import (
     Course,
     CourseMeetingNumber,
@@ -32,6 +33,7 @@ __all__ = [
     "AttendanceRecord",
     "Course",
     "CourseMeetingNumber",
+    "ConnectionStatus",
     "CourseSlot",
     "EventStatus",
     "IdentityLinkRow",
@@ -47,5 +49,6 @@ __all__ = [
     "Student",
     "StudentAlias",
     "WebhookEvent",
+    "ZoomConnection",
     "course_instructors",
 ]

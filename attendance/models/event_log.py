@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from attendance.extensions import db
@@ -48,6 +48,11 @@ class WebhookEvent(db.Model):  # type: ignore[name-defined,misc]
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The Zoom connection whose URL received it; None: the environment's
+    #: (``/api/zoom/webhook``), or a connection since deleted.
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("zoom_connections.id", ondelete="SET NULL"), index=True
+    )
 
     def __repr__(self) -> str:
         return f"<WebhookEvent {self.id} {self.event} {self.status}>"

@@ -1,4 +1,4 @@
-"""``POST /api/zoom/webhook`` and ``GET /api/zoom/health``, answered in front of Flask.
+"""``POST /api/zoom/webhook[/<key>]`` and ``GET /api/zoom/health``, answered in front of Flask.
 
 Both are hot and need nothing of a dashboard request: no session, no login, no
 CSRF, no URL routing, no template. Through Flask's request machinery a webhook
@@ -35,6 +35,7 @@ from attendance.http_headers import SECURITY_HEADERS
 from attendance.ingest.event_log import IncomingEvent
 from attendance.ingest.writer import get_intake
 from attendance.models.types import utcnow
+from attendance.services.connections import WEBHOOK_PREFIX, connection_cache
 from attendance.services.health import health_report
 from attendance.zoom import signature
 from attendance.zoom.events import URL_VALIDATION
@@ -42,6 +43,10 @@ from attendance.zoom.events import URL_VALIDATION
 log = logging.getLogger("attendance.webhook")
 
 WEBHOOK_PATH = "/api/zoom/webhook"
+#: ``/api/zoom/webhook/<key>``: a Zoom connection's own URL (its secrets only).
+CONNECTION_PREFIX = WEBHOOK_PREFIX
+#: Longest key looked up; a longer last segment is no connection's (404).
+KEY_MAX = 64
 HEALTH_PATH = "/api/zoom/health"
 #: Zoom's plain tokens are about 22 URL-safe characters; anything far longer is not one.
 PLAIN_TOKEN_MAX = 512
@@ -54,6 +59,7 @@ _REASONS = {
     200: "OK",
     400: "BAD REQUEST",
     401: "UNAUTHORIZED",
+    404: "NOT FOUND",
     405: "METHOD NOT ALLOWED",
     413: "REQUEST ENTITY TOO LARGE",
     500: "INTERNAL SERVER ERROR",
@@ -79,6 +85,8 @@ class ZoomFront:
             return self._route(environ, start_response, "POST", self._webhook)
         if path == HEALTH_PATH:
             return self._route(environ, start_response, "GET", self._health)
+        if path.startswith(CONNECTION_PREFIX):
+            return self._route(environ, start_response, "POST", self._webhook)
         return self.wsgi_app(environ, start_response)
 
     def _route(
@@ -143,6 +151,21 @@ class ZoomFront:
 
     def _handle(self, environ: dict[str, Any]) -> Answer:
         config = self.app.config
+        path = environ.get("PATH_INFO", "")
+        connection_id: int | None = None
+        secrets: tuple[str, ...] = config["ZOOM_WEBHOOK_SECRETS"]
+        if path != WEBHOOK_PATH:
+            # A connection's URL: its secrets, and only its (never the environment's).
+            key = path[len(CONNECTION_PREFIX) :]
+            found = (
+                connection_cache(self.app).lookup(key)
+                if key and len(key) <= KEY_MAX and "/" not in key
+                else None
+            )
+            if found is None:
+                message = "no Zoom connection has this webhook URL"
+                return 404, error_body("not_found", message), "-", "-", "404"
+            connection_id, secrets = found.id, found.secrets
         request = Request(environ)
         request.max_content_length = config["MAX_CONTENT_LENGTH"]
         try:
@@ -155,7 +178,7 @@ class ZoomFront:
             return 400, error_body("bad_request", "body not received"), "-", "-", "400"
         try:
             secret = signature.verify(
-                config["ZOOM_WEBHOOK_SECRETS"],
+                secrets,
                 environ.get("HTTP_X_ZM_SIGNATURE"),
                 environ.get("HTTP_X_ZM_REQUEST_TIMESTAMP"),
                 body,
@@ -174,7 +197,7 @@ class ZoomFront:
             return self._url_validation(secret, data)
 
         try:
-            item = IncomingEvent.from_body(body, data)
+            item = IncomingEvent.from_body(body, data, connection_id)
         except BadPayload as exc:
             return _refused(exc)
         uuid = item.meeting_uuid or "-"

@@ -1,0 +1,43 @@
+"""A text column encrypted at rest with the app's Fernet keys (ATTENDANCE_ENCRYPTION_KEY)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from cryptography.fernet import Fernet, MultiFernet
+from flask import current_app
+from sqlalchemy import Text
+from sqlalchemy.types import TypeDecorator
+
+
+@functools.lru_cache(maxsize=4)
+def cipher_for(keys: tuple[str, ...]) -> MultiFernet:
+    """The MultiFernet of ``keys``: the first encrypts, each of them decrypts."""
+    return MultiFernet([Fernet(k) for k in keys])
+
+
+def app_cipher() -> MultiFernet:
+    """The current app's cipher (config ``ENCRYPTION_KEYS``, checked at start)."""
+    return cipher_for(tuple(current_app.config["ENCRYPTION_KEYS"]))
+
+
+class EncryptedText(TypeDecorator[str]):
+    """Text stored as a Fernet token; Python sees the plain text.
+
+    A value that no configured key opens raises ``cryptography.fernet.InvalidToken``
+    on read: a wrong or missing key must not pass for an empty secret.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return app_cipher().encrypt(str(value).encode("utf-8")).decode("ascii")
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return app_cipher().decrypt(value.encode("ascii")).decode("utf-8")
