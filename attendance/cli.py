@@ -15,11 +15,13 @@ from attendance.errors import NotFound, ValidationFailed
 from attendance.extensions import db
 from attendance.ingest import applier
 from attendance.simulator.cli import simulate_command
+from attendance.zoom import fake as fake_zoom
 
 events_cli = AppGroup("events", help="Inspect and replay stored webhook events.")
 attendance_cli = AppGroup("attendance", help="Generate meetings' attendance.")
 roster_cli = AppGroup("roster", help="Manage course rosters.")
 instructor_cli = AppGroup("instructor", help="Manage instructor accounts.")
+zoom_cli = AppGroup("zoom", help="Zoom's REST side: a fake Zoom to develop against.")
 keys_cli = AppGroup("keys", help="Encryption keys of secrets stored in the database.")
 
 
@@ -52,8 +54,6 @@ def keys_rotate() -> None:
         ) from exc
     db.session.commit()
     click.echo(f"re-encrypted {count} rows under the first key")
-
-
 
 
 @instructor_cli.command("create")
@@ -206,6 +206,32 @@ def scheduler() -> None:
     run_blocking_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
+@zoom_cli.command("fake")
+@click.option("--port", type=click.IntRange(1, 65535), default=9100, show_default=True)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A JSON file of accounts, meetings, webinars, instances and users.",
+)
+def zoom_fake(port: int, data: Path | None) -> None:
+    """Serve a fake Zoom (token, reports, instances, users) on 127.0.0.1 only.
+
+    It accepts this app's ZOOM_ACCOUNT_ID / ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET (or
+    fake-account / fake-client / fake-secret); point ZOOM_API_BASE_URL at
+    http://127.0.0.1:PORT/v2 and ZOOM_OAUTH_BASE_URL at http://127.0.0.1:PORT.
+    """
+    config = current_app.config
+    click.echo(f"fake Zoom on http://{fake_zoom.HOST}:{port} (Ctrl+C to stop)")
+    fake_zoom.serve(
+        port,
+        data,
+        account_id=config.get("ZOOM_ACCOUNT_ID") or "fake-account",
+        client_id=config.get("ZOOM_CLIENT_ID") or "fake-client",
+        client_secret=config.get("ZOOM_CLIENT_SECRET") or "fake-secret",
+    )
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to ``app``."""
     app.cli.add_command(events_cli)
@@ -214,4 +240,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(instructor_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(scheduler)
+    app.cli.add_command(zoom_cli)
     app.cli.add_command(simulate_command)

@@ -8,6 +8,7 @@ outside Flask's request cycle, builds the same body with :func:`error_body`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -102,6 +103,50 @@ class Conflict(ValidationFailed):
     """Acceptable on its own but clashing with what exists, e.g. a taken e-mail (409)."""
 
     status, code = 409, "conflict"
+
+
+class ZoomError(AttendanceError):
+    """Zoom's REST API could not give what was asked: never a caller's fault, never answered.
+
+    Raised by ``attendance.zoom.rest`` for a job to record, retry or defer.
+    """
+
+    status, code = 502, "zoom_error"
+
+
+class ZoomUnavailable(ZoomError):
+    """Zoom could not be reached, or did not answer within the client's timeout."""
+
+
+class ZoomApiError(ZoomError):
+    """Zoom answered an error: its HTTP status, its own ``code`` (None when absent), its message."""
+
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(f"Zoom answered {status}: {message}")
+        #: The HTTP status Zoom answered (``status`` is the class's own answer).
+        self.http_status = status
+        #: Zoom's error ``code`` from the body, e.g. 3001 or 124.
+        self.zoom_code = code
+        self.zoom_message = message
+
+
+class ZoomNotFound(ZoomApiError):
+    """Zoom has no such meeting or report (404, or its code 3001)."""
+
+
+class ZoomAuthError(ZoomApiError):
+    """Zoom refused the credentials: the token request, or a fresh token on a second 401."""
+
+
+class ZoomRateLimited(ZoomError):
+    """Zoom's limit is reached until ``reset_at`` (aware UTC): defer the job, never sleep on it."""
+
+    def __init__(self, reset_at: datetime, kind: str) -> None:
+        super().__init__(f"Zoom rate limit ({kind}) until {reset_at.isoformat()}")
+        #: When Zoom accepts calls again.
+        self.reset_at = reset_at
+        #: ``daily`` or ``qps`` (a short limit that outlasted the client's waits).
+        self.kind = kind
 
 
 #: The errors answered with their own status and body; any other exception is a

@@ -1,0 +1,362 @@
+"""The Zoom REST client against the fake Zoom, over real HTTP on a local port."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from attendance.errors import (
+    ZoomApiError,
+    ZoomAuthError,
+    ZoomNotFound,
+    ZoomRateLimited,
+    ZoomUnavailable,
+)
+from attendance.zoom import rest
+from attendance.zoom.fake import FakeState, create_fake
+from attendance.zoom.rest import ZoomClient, encode_uuid
+
+ACCOUNT = {"account_id": "acct-1", "client_id": "cid-1", "client_secret": "sec-1"}
+
+
+class Fake:
+    """A fake Zoom served in a thread, with helpers for its control API."""
+
+    def __init__(self, state: FakeState, base: str) -> None:
+        self.state, self.base = state, base
+
+    def post(self, path: str, body: dict[str, Any]) -> None:
+        requests.post(self.base + path, json=body, timeout=5).raise_for_status()
+
+    def fault(self, kind: str, count: int = 1, **extra: Any) -> None:
+        self.post("/_fake/faults", {"kind": kind, "count": count, **extra})
+
+    def calls(self, prefix: str = "") -> list[dict[str, Any]]:
+        found = requests.get(self.base + "/_fake/calls", timeout=5).json()["calls"]
+        return [c for c in found if c["path"].startswith(prefix)]
+
+    def client(self, **kwargs: Any) -> ZoomClient:
+        return ZoomClient(
+            ACCOUNT["account_id"],
+            ACCOUNT["client_id"],
+            ACCOUNT["client_secret"],
+            api_base_url=self.base + "/v2",
+            oauth_base_url=self.base,
+            **kwargs,
+        )
+
+
+@pytest.fixture
+def fake() -> Iterator[Fake]:
+    rest.forget_tokens()
+    state = FakeState()
+    state.load({"accounts": [ACCOUNT]})
+    server = make_server("127.0.0.1", 0, create_fake(state), threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield Fake(state, f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        rest.forget_tokens()
+
+
+def _row(n: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": f"id{n}",
+        "user_id": str(16778240 + n),
+        "participant_user_id": f"pu{n}",
+        "name": f"Student {n}",
+        "user_email": f"s{n}@school.edu",
+        "join_time": "2026-12-01T10:00:00Z",
+        "leave_time": "2026-12-01T10:50:00Z",
+        "duration": 3000,
+        "failover": False,
+        "status": "in_meeting",
+        "customer_key": "",
+        "registrant_id": "",
+        "bo_mtg_id": "",
+        "internal_user": False,
+        **extra,
+    }
+
+
+def _meeting(fake: Fake, uuid: str, rows: list[dict[str, Any]]) -> None:
+    fake.post("/_fake/participants", {"uuid": uuid, "participants": rows})
+
+
+def test_encode_uuid_twice_only_for_a_leading_or_double_slash() -> None:
+    assert encode_uuid("/abc==") == "%252Fabc%253D%253D"
+    assert encode_uuid("a//b==") == "a%252F%252Fb%253D%253D"
+    assert encode_uuid("Ab3x+/k==") == "Ab3x%2B%2Fk%3D%3D"
+    assert encode_uuid("plain") == "plain"
+
+
+@pytest.mark.parametrize(
+    ("uuid", "seen"),
+    [
+        ("/abc==", "/v2/past_meetings/%252Fabc%253D%253D/participants"),
+        ("a//b==", "/v2/past_meetings/a%252F%252Fb%253D%253D/participants"),
+        ("Ab3x+/k==", "/v2/past_meetings/Ab3x%2B%2Fk%3D%3D/participants"),
+    ],
+)
+def test_client_encodes_uuids_as_zoom_decodes_them(
+    fake: Fake, uuid: str, seen: str
+) -> None:
+    _meeting(fake, uuid, [_row(1)])
+    with fake.client() as client:
+        rows = list(client.past_participants(uuid))
+    assert [r.user_email for r in rows] == ["s1@school.edu"]
+    assert [c["path"] for c in fake.calls("/v2/")] == [seen]
+
+
+def test_report_rows_are_typed_and_keep_every_field(fake: Fake) -> None:
+    _meeting(
+        fake,
+        "u1==",
+        [_row(1, status="in_waiting_room", bo_mtg_id="C0Vq+k==", duration="12")],
+    )
+    with fake.client() as client:
+        (row,) = client.report_participants("u1==")
+    assert row.status == "in_waiting_room"
+    assert row.bo_mtg_id == "C0Vq+k=="
+    assert row.duration == 12
+    assert row.join_time == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    assert row.participant_user_id == "pu1"
+    assert fake.calls("/v2/")[0]["query"]["include_fields"] == "registrant_id"
+
+
+def test_a_row_the_readers_refuse_is_left_out_not_the_report(fake: Fake) -> None:
+    _meeting(fake, "u2", [_row(1, join_time="yesterday"), _row(2), "not a row"])
+    with fake.client() as client:
+        assert [r.id for r in client.report_participants("u2")] == ["id2"]
+
+
+def test_paging_follows_next_page_token_across_three_pages(fake: Fake) -> None:
+    _meeting(fake, "big", [_row(n) for n in range(700)])
+    with fake.client() as client:
+        rows = list(client.report_participants("big"))
+    assert [r.id for r in rows] == [f"id{n}" for n in range(700)]
+    calls = fake.calls("/v2/")
+    assert len(calls) == 3
+    assert all(c["query"]["page_size"] == "300" for c in calls)
+    assert "next_page_token" not in calls[0]["query"]
+    assert calls[1]["query"]["next_page_token"] != calls[2]["query"]["next_page_token"]
+
+
+def test_users_past_instances_and_webinar_reports(fake: Fake) -> None:
+    users = [
+        {"id": f"u{n}", "email": f"u{n}@school.edu", "type": 1} for n in range(350)
+    ]
+    fake.post("/_fake/users", {"users": users})
+    fake.post(
+        "/_fake/instances",
+        {
+            "meeting_id": 84712639219,
+            "meetings": [
+                {"uuid": "i1==", "start_time": "2026-12-01T10:00:00Z"},
+                {"uuid": "", "start_time": "2026-12-02T10:00:00Z"},
+            ],
+        },
+    )
+    fake.post(
+        "/_fake/participants",
+        {"uuid": "w1", "participants": [_row(3)], "webinar": True},
+    )
+    with fake.client() as client:
+        assert [u.email for u in client.users()][-1] == "u349@school.edu"
+        assert [i.uuid for i in client.past_instances(84712639219)] == ["i1=="]
+        assert [r.name for r in client.webinar_report_participants("w1")] == [
+            "Student 3"
+        ]
+    assert len(fake.calls("/v2/users")) == 2
+
+
+def test_not_found_is_typed(fake: Fake) -> None:
+    with fake.client() as client, pytest.raises(ZoomNotFound) as caught:
+        list(client.report_participants("missing"))
+    assert caught.value.zoom_code == 3001
+
+
+def test_token_is_cached_and_refreshed_60_s_early(fake: Fake) -> None:
+    fake.post("/_fake/accounts", {**ACCOUNT, "token_lifetime": 61})
+    _meeting(fake, "u", [_row(1)])
+    with fake.client() as client:
+        list(client.past_participants("u"))
+        list(client.past_participants("u"))
+        assert len(fake.calls("/oauth/token")) == 1
+        with fake.client() as other:  # the process-wide cache
+            list(other.past_participants("u"))
+        assert len(fake.calls("/oauth/token")) == 1
+        time.sleep(1.2)  # 61 s of life, used until 60 s before: 1 s
+        list(client.past_participants("u"))
+    tokens = fake.calls("/oauth/token")
+    assert len(tokens) == 2
+    assert tokens[0]["query"] == {
+        "grant_type": "account_credentials",
+        "account_id": "acct-1",
+    }
+
+
+def test_wrong_credentials_raise_auth_error(fake: Fake) -> None:
+    client = ZoomClient(
+        "acct-1", "cid-1", "wrong", fake.base + "/v2", fake.base, backoff_factor=0
+    )
+    with client, pytest.raises(ZoomAuthError) as caught:
+        list(client.users())
+    assert "wrong" not in str(caught.value) and "wrong" not in repr(client)
+
+
+def test_one_401_fetches_a_new_token_and_retries_once(fake: Fake) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("401")
+    with fake.client() as client:
+        assert len(list(client.past_participants("u"))) == 1
+    assert len(fake.calls("/oauth/token")) == 2
+    assert len(fake.calls("/v2/")) == 2
+
+
+def test_a_second_401_raises(fake: Fake) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("401", count=2)
+    with fake.client() as client, pytest.raises(ZoomAuthError):
+        list(client.past_participants("u"))
+    assert len(fake.calls("/v2/")) == 2
+
+
+@pytest.mark.parametrize("retry_after", ["seconds", "date"])
+def test_qps_429_waits_retry_after_then_succeeds(fake: Fake, retry_after: str) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("429-qps", retry_after=retry_after, seconds=2)
+    with fake.client() as client:
+        assert len(list(client.past_participants("u"))) == 1
+    first, second = fake.calls("/v2/")
+    # An HTTP date has whole seconds: "in 2 s" may be a little over 1 s away.
+    assert second["at"] - first["at"] >= 1.0
+
+
+def test_429_without_headers_waits_briefly_then_succeeds(fake: Fake) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("429", retry_after="none")
+    with fake.client() as client:
+        assert len(list(client.past_participants("u"))) == 1
+    assert len(fake.calls("/v2/")) == 2
+
+
+def test_qps_429_that_persists_defers_instead_of_looping(fake: Fake) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("429-qps", count=10, seconds=0)
+    with fake.client() as client, pytest.raises(ZoomRateLimited) as caught:
+        list(client.past_participants("u"))
+    assert caught.value.kind == "qps"
+    assert len(fake.calls("/v2/")) == rest.QPS_RETRIES + 1
+
+
+@pytest.mark.parametrize("retry_after", ["seconds", "date"])
+def test_daily_429_raises_with_the_reset_time_without_sleeping(
+    fake: Fake, retry_after: str
+) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("429-daily", retry_after=retry_after, seconds=3 * 3600)
+    started = time.monotonic()
+    with fake.client() as client, pytest.raises(ZoomRateLimited) as caught:
+        list(client.past_participants("u"))
+    assert time.monotonic() - started < 1.0
+    expected = datetime.now(UTC) + timedelta(hours=3)
+    assert abs((caught.value.reset_at - expected).total_seconds()) < 5
+    assert caught.value.kind == "daily"
+    assert len(fake.calls("/v2/")) == 1
+
+
+def test_a_long_retry_after_defers_even_without_a_type(fake: Fake) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("429", seconds=600)
+    started = time.monotonic()
+    with fake.client() as client, pytest.raises(ZoomRateLimited):
+        list(client.past_participants("u"))
+    assert time.monotonic() - started < 1.0
+
+
+def test_5xx_is_retried_then_succeeds(fake: Fake) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("500", count=2)
+    with fake.client(backoff_factor=0.01) as client:
+        assert len(list(client.past_participants("u"))) == 1
+    assert len(fake.calls("/v2/")) == 3
+    assert len(fake.calls("/oauth/token")) == 1
+
+
+def test_the_token_post_is_retried_on_5xx(fake: Fake) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("500", on="token")
+    with fake.client(backoff_factor=0.01) as client:
+        assert len(list(client.past_participants("u"))) == 1
+    assert len(fake.calls("/oauth/token")) == 2
+
+
+def test_5xx_forever_raises_api_error(fake: Fake) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("500", count=100)
+    with (
+        fake.client(backoff_factor=0.01) as client,
+        pytest.raises(ZoomApiError) as caught,
+    ):
+        list(client.users())
+    assert caught.value.http_status == 500
+    assert len(fake.calls("/v2/")) == 4  # the first try and three retries
+
+
+def test_a_slow_answer_times_out_quickly(fake: Fake) -> None:
+    _meeting(fake, "u", [_row(1)])
+    with fake.client(timeout=(1.0, 0.3)) as client:
+        fake.fault("sleep", count=5, seconds=1.5)
+        started = time.monotonic()
+        with pytest.raises(ZoomUnavailable):
+            list(client.past_participants("u"))
+    assert time.monotonic() - started < 1.2
+
+
+def test_nothing_is_fetched_until_the_rows_are_read(fake: Fake) -> None:
+    with fake.client() as client:
+        client.report_participants("u")
+    assert fake.calls() == []
+
+
+def test_cli_serves_the_fake_on_localhost_only_with_its_data(
+    runner, tmp_path, monkeypatch
+) -> None:
+    served: dict[str, Any] = {}
+
+    class _Server:
+        def serve_forever(self) -> None:
+            served["serving"] = True
+
+    def _make_server(host: str, port: int, app: Any, threaded: bool) -> _Server:
+        served.update(host=host, port=port, state=app.extensions["fake_zoom"])
+        return _Server()
+
+    monkeypatch.setattr("attendance.zoom.fake.make_server", _make_server)
+    data = tmp_path / "zoom.json"
+    data.write_text('{"meetings": {"/u==": [{"id": "a"}]}, "token_lifetime": 90}')
+    result = runner.invoke(args=["zoom", "fake", "--port", "9199", "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert (served["host"], served["port"], served["serving"]) == (
+        "127.0.0.1",
+        9199,
+        True,
+    )
+    state = served["state"]
+    assert state.meetings == {"/u==": [{"id": "a"}]}
+    assert state.token_lifetime == 90
+    assert len(state.accounts) == 1
