@@ -354,3 +354,107 @@ def test_secrets_are_never_answered_nor_logged(app, client, bearers, caplog):
         assert secret not in logged
         for answer in answers:
             assert secret not in answer
+
+
+# -- the admin page ------------------------------------------------------------------
+
+
+def _sign_in(app, client, admin: bool = True) -> None:
+    from tests.conftest import INSTRUCTOR_PASSWORD
+
+    with app.app_context():
+        from attendance.services.accounts import create_instructor
+
+        create_instructor("page@uni.edu", "Page", INSTRUCTOR_PASSWORD, admin=admin)
+        db.session.commit()
+    response = client.post(
+        "/login", data={"email": "page@uni.edu", "password": INSTRUCTOR_PASSWORD}
+    )
+    assert response.status_code in (302, 303)
+
+
+def test_page_lists_connections_and_escapes_them(app, client):
+    _, key = _make(
+        app, "<script>alert(1)</script>", ALPHA_SECRET, client_secret=CLIENT_SECRET
+    )
+    _sign_in(app, client)
+    html = client.get("/admin/connections").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert f"http://localhost/api/zoom/webhook/{key}" in html
+    assert 'data-copy="#url-' in html
+    assert "meeting.participant_joined" in html and "meeting.ended" in html
+    assert ALPHA_SECRET not in html and CLIENT_SECRET not in html
+    assert "<script>" not in html.split("<main>", 1)[1].split("</main>")[0]
+
+
+def test_page_creates_edits_and_deletes(app, client):
+    _sign_in(app, client)
+    created = client.post(
+        "/admin/connections",
+        data={"name": "North", "account_id": "acc", "secrets": f"{ALPHA_SECRET}\n"},
+    )
+    assert created.status_code == 303
+    with app.app_context():
+        connection = db.session.scalars(select(ZoomConnection)).one()
+        cid, key = connection.id, connection.webhook_key
+    url = f"/api/zoom/webhook/{key}"
+    assert (
+        _post(client, url, fixture("meeting.started"), ALPHA_SECRET).status_code == 200
+    )
+
+    taken = client.post("/admin/connections", data={"name": "North", "secrets": "x"})
+    assert taken.status_code == 409 and "exists already" in taken.get_data(as_text=True)
+    missing = client.post("/admin/connections", data={"name": "South"})
+    assert missing.status_code == 422
+
+    form = client.get(f"/admin/connections/{cid}").get_data(as_text=True)
+    assert "Edit North" in form and ALPHA_SECRET not in form
+    # Blank secrets keep the stored ones.
+    kept = client.post(f"/admin/connections/{cid}", data={"name": "North 2"})
+    assert kept.status_code == 303
+    with app.app_context():
+        assert db.session.get(ZoomConnection, cid).secrets == (ALPHA_SECRET,)
+    changed = client.post(
+        f"/admin/connections/{cid}",
+        data={
+            "name": "North 2",
+            "secrets": BETA_SECRET,
+            "client_id": "c",
+            "client_secret": "k",
+        },
+    )
+    assert changed.status_code == 303
+    assert _post(client, url, fixture("meeting.ended"), BETA_SECRET).status_code == 200
+    with app.app_context():
+        row = db.session.get(ZoomConnection, cid)
+        assert (row.name, row.secrets, row.client_secret) == (
+            "North 2",
+            (BETA_SECRET,),
+            "k",
+        )
+
+    assert client.post(f"/admin/connections/{cid}/delete").status_code == 303
+    assert _post(client, url, fixture("meeting.ended"), BETA_SECRET).status_code == 404
+    assert client.get(f"/admin/connections/{cid}").status_code == 404
+
+
+def test_page_is_for_admins(app, client):
+    assert client.get("/admin/connections").status_code in (302, 303)
+    _sign_in(app, client, admin=False)
+    assert client.get("/admin/connections").status_code == 403
+    assert client.post("/admin/connections", data={"name": "X"}).status_code == 403
+
+
+def test_page_forms_need_a_csrf_token(database_url):
+    from tests.conftest import _truncate
+
+    csrf_app = make_test_app(database_url, WTF_CSRF_ENABLED=True)
+    try:
+        client = csrf_app.test_client()
+        refused = client.post("/admin/connections", data={"name": "X", "secrets": "s"})
+        assert refused.status_code == 400
+        with csrf_app.app_context():
+            assert db.session.scalars(select(ZoomConnection)).all() == []
+    finally:
+        _truncate(csrf_app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from attendance.web import (  # noqa: F401 - routes
     admin,
+    connections,
     courses,
     links,
     live,
