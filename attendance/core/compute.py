@@ -25,6 +25,7 @@ from attendance.core.model import (
     Student,
 )
 from attendance.core.policy import attended_percent, status_for
+from attendance.core.reconcile import ReportRow, reconcile
 from attendance.core.schedule import Window, classify
 from attendance.core.sessions import ConnState, sweep
 from attendance.core.status import Status
@@ -135,6 +136,7 @@ def compute_meeting(
     now: datetime,
     cache: DerivationCache | None = None,
     persons_only: bool = False,
+    report: Sequence[ReportRow] = (),
 ) -> MeetingResult:
     """Derive a meeting's persons and attendance from the set of its events (§5).
 
@@ -142,12 +144,16 @@ def compute_meeting(
     for the same meeting; the result is identical with or without it.
     ``persons_only`` stops after the persons (no records, guests or links): what
     the live room needs, at about half the cost for a large meeting.
+    ``report`` (optional) are the meeting's participant report rows: the
+    connections are reconciled with them first (§6, ``core.reconcile``).
     """
+    end = facts.ended_at if facts.ended_at is not None else now
+    if report:
+        connections = reconcile(connections, report, end).connections
     start = facts.started_at
     if start is None:
         joins = [e.at for c in connections for e in c.events if e.kind is Kind.JOINED]
         start = min(joins, default=None)
-    end = facts.ended_at if facts.ended_at is not None else now
     window = classify(start, facts.ended_at, facts.schedule)
     span = _span(window, end)
     index = cache.roster_index(roster, links) if cache else Roster(roster, links)
@@ -222,7 +228,7 @@ def _derive(
     student_pk, matched_by = roster.match(
         conn.name, conn.email, (zoom_user_id,), (registrant_id,)
     )
-    main, breakout, state = sweep(conn.events, end, ended)
+    main, breakout, state = sweep(conn.events, end, ended, conn.reported)
     lo, hi = span
     if lo is None:  # no [S, E] to clip to: nothing can count
         main, breakout = [], []

@@ -55,6 +55,14 @@ class ConnectionEvent:
     detail: str = ""
 
 
+class Source(enum.StrEnum):
+    """Where a connection was seen (CONTRACT §6)."""
+
+    WEBHOOK = "webhook"
+    #: Only in Zoom's participant report: its events are the report's rows.
+    REPORT = "report"
+
+
 @dataclass(frozen=True, slots=True)
 class Connection:
     """One Zoom connection (``user_id``) in one meeting instance, with all its events.
@@ -74,6 +82,10 @@ class Connection:
     #: For a breakout connection: the ``user_id`` of its main-room connection.
     parent_key: str = ""
     events: tuple[ConnectionEvent, ...] = ()
+    source: Source = Source.WEBHOOK
+    #: For a connection webhooks saw: its report rows' [join_time, leave_time], which
+    #: correct a lost leave or stand in for missing joins (§6, ``core.reconcile``).
+    reported: tuple[Interval, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from attendance.core import intervals as iv
 from attendance.core.model import ConnectionEvent, Interval, Kind, Presence
 
 #: Order of kinds at equal times. Leaving a waiting state comes before entering the
@@ -73,16 +74,31 @@ def ordered(events: Iterable[ConnectionEvent]) -> list[ConnectionEvent]:
 
 
 def sweep(
-    events: Iterable[ConnectionEvent], end: datetime, ended: bool
+    events: Iterable[ConnectionEvent],
+    end: datetime,
+    ended: bool,
+    reported: Sequence[Interval] = (),
 ) -> tuple[list[Interval], list[Interval], ConnState]:
-    """Return main intervals, breakout intervals and state, ordering the events only once."""
+    """Return main intervals, breakout intervals and state, ordering the events only once.
+
+    ``reported``: the connection's report rows (§6), see ``main_intervals``.
+    """
     distinct = ordered(events)
-    return _main(distinct, end), _breakout(distinct, end), _state(distinct, ended)
+    main = _main(distinct, end, reported)
+    return main, _breakout(distinct, end), _state(distinct, ended)
 
 
-def main_intervals(events: Iterable[ConnectionEvent], end: datetime) -> list[Interval]:
-    """Sweep main-room joins and leaves into intervals, closing one still open at ``end``."""
-    return _main(ordered(events), end)
+def main_intervals(
+    events: Iterable[ConnectionEvent], end: datetime, reported: Sequence[Interval] = ()
+) -> list[Interval]:
+    """Sweep main-room joins and leaves into intervals, closing one still open at ``end``.
+
+    With ``reported`` (the connection's rows of Zoom's participant report) the
+    webhooks win, except as §6 says: an interval closed at ``end`` for want of a
+    leave ends at the rows' latest leave if earlier (never before its start), and
+    a connection with no main-room interval takes the rows' union as its intervals.
+    """
+    return _main(ordered(events), end, reported)
 
 
 def breakout_intervals(
@@ -97,8 +113,10 @@ def connection_state(events: Iterable[ConnectionEvent], ended: bool) -> ConnStat
     return _state(ordered(events), ended)
 
 
-def _main(events: list[ConnectionEvent], end: datetime) -> list[Interval]:
-    """Sweep ordered events into main-room intervals (§5.1)."""
+def _main(
+    events: list[ConnectionEvent], end: datetime, reported: Sequence[Interval] = ()
+) -> list[Interval]:
+    """Sweep ordered events into main-room intervals (§5.1), reconciled with ``reported``."""
     intervals: list[Interval] = []
     opened: datetime | None = None
     for event in events:
@@ -108,9 +126,26 @@ def _main(events: list[ConnectionEvent], end: datetime) -> list[Interval]:
         elif event.kind in _MAIN_CLOSERS and opened is not None:
             intervals.append(Interval(opened, event.at))
             opened = None
-    if opened is not None and end > opened:
+    left_open = opened is not None and end > opened
+    if opened is not None and left_open:
         intervals.append(Interval(opened, end))
-    return [i for i in intervals if i.end > i.start]
+    main = [i for i in intervals if i.end > i.start]
+    return _reconciled(main, left_open, end, reported) if reported else main
+
+
+def _reconciled(
+    main: list[Interval], left_open: bool, end: datetime, reported: Sequence[Interval]
+) -> list[Interval]:
+    """Apply the report's two exceptions to the webhooks' main intervals (§6)."""
+    if not main:
+        return iv.union(reported)
+    leave = max(i.end for i in reported)
+    if left_open and leave < end:
+        # The last interval is the one closed at E: a leave Zoom never delivered.
+        last = main[-1]
+        main[-1] = Interval(last.start, max(last.start, leave))
+        return [i for i in main if i.end > i.start]
+    return main
 
 
 def _breakout(events: list[ConnectionEvent], end: datetime) -> list[Interval]:
