@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -263,7 +264,7 @@ def test_qps_429_that_persists_defers_instead_of_looping(fake: Fake) -> None:
     assert len(fake.calls("/v2/")) == rest.QPS_RETRIES + 1
 
 
-@pytest.mark.parametrize("retry_after", ["seconds", "date"])
+@pytest.mark.parametrize("retry_after", ["seconds", "date", "iso"])
 def test_daily_429_raises_with_the_reset_time_without_sleeping(
     fake: Fake, retry_after: str
 ) -> None:
@@ -277,6 +278,16 @@ def test_daily_429_raises_with_the_reset_time_without_sleeping(
     assert abs((caught.value.reset_at - expected).total_seconds()) < 5
     assert caught.value.kind == "daily"
     assert len(fake.calls("/v2/")) == 1
+
+
+def test_daily_429_without_retry_after_resets_at_utc_midnight(fake: Fake) -> None:
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("429-daily", retry_after="none")
+    with fake.client() as client, pytest.raises(ZoomRateLimited) as caught:
+        list(client.past_participants("u"))
+    reset = caught.value.reset_at
+    assert (reset.hour, reset.minute, reset.second, reset.tzinfo) == (0, 0, 0, UTC)
+    assert timedelta(0) < reset - datetime.now(UTC) <= timedelta(days=1)
 
 
 def test_a_long_retry_after_defers_even_without_a_type(fake: Fake) -> None:
@@ -360,3 +371,16 @@ def test_cli_serves_the_fake_on_localhost_only_with_its_data(
     assert state.meetings == {"/u==": [{"id": "a"}]}
     assert state.token_lifetime == 90
     assert len(state.accounts) == 1
+
+
+def test_no_secret_or_token_reaches_a_log_line(fake: Fake, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    _meeting(fake, "u", [_row(1)])
+    fake.fault("401")
+    fake.fault("429-qps", seconds=0)
+    with fake.client(backoff_factor=0.01) as client:
+        list(client.past_participants("u"))
+        token = client._token[0] if client._token else ""
+    assert token and "new access token" in caplog.text
+    assert ACCOUNT["client_secret"] not in caplog.text
+    assert token not in caplog.text

@@ -38,7 +38,7 @@ FAULTS = frozenset({"429-qps", "429-daily", "429", "401", "500", "sleep"})
 class _Fault:
     kind: str
     count: int
-    #: ``seconds`` or ``date``: how Retry-After is written (429s).
+    #: ``seconds``, ``date`` (HTTP), ``iso`` or ``none``: how Retry-After is written (429s).
     retry_after: str = "seconds"
     #: The Retry-After's seconds, or how long ``sleep`` sleeps.
     seconds: float = 1.0
@@ -278,6 +278,9 @@ def _fault_answer(fault: _Fault) -> Response | None:
     if fault.retry_after == "date":
         when = datetime.now(UTC) + timedelta(seconds=fault.seconds)
         response.headers["Retry-After"] = format_datetime(when, usegmt=True)
+    elif fault.retry_after == "iso":  # as in Zoom's documented example (ZOOM.md §5)
+        when = datetime.now(UTC) + timedelta(seconds=fault.seconds)
+        response.headers["Retry-After"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     elif fault.retry_after == "seconds":
         response.headers["Retry-After"] = str(int(fault.seconds))
     if fault.kind == "429-qps":
