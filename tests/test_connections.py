@@ -458,3 +458,19 @@ def test_page_forms_need_a_csrf_token(database_url):
             assert db.session.scalars(select(ZoomConnection)).all() == []
     finally:
         _truncate(csrf_app)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ([" a,b ", "a,b", "c\nd"], ("a,b", "c\nd")),  # API items are taken whole
+        ("one\n two \n\none", ("one", "two")),  # form text: one per line
+        ('["x", "y"]', ("x", "y")),  # or a JSON list
+    ],
+)
+def test_secrets_are_stored_as_given(app, given, kept):
+    with app.app_context():
+        connection = create_connection("Kept", given)
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(ZoomConnection, connection.id).secrets == kept

@@ -29,7 +29,7 @@ def new_webhook_key() -> str:
 
 
 def split_secrets(raw: str | None) -> list[str]:
-    """Secret tokens from text: a JSON list, or one per line (or comma-separated)."""
+    """Secret tokens from text: a JSON list of strings, or one per line."""
     if not raw or not raw.strip():
         return []
     text = raw.strip()
@@ -39,15 +39,20 @@ def split_secrets(raw: str | None) -> list[str]:
         except ValueError:
             items = None
         if isinstance(items, list) and all(isinstance(i, str) for i in items):
-            return _unique(i.strip() for i in items)
-    return _unique(
-        part.strip() for line in text.splitlines() for part in line.split(",")
-    )
+            return unique_secrets(items)
+    return unique_secrets(text.splitlines())
 
 
-def _unique(items: Iterable[str]) -> list[str]:
+def join_secrets(items: Iterable[str]) -> str:
+    """Secret tokens as stored: a JSON list (a token may hold any character)."""
+    return json.dumps(unique_secrets(items))
+
+
+def unique_secrets(items: Iterable[str]) -> list[str]:
+    """Tokens trimmed, blanks and repeats dropped, in their order."""
     seen: list[str] = []
     for item in items:
+        item = item.strip()
         if item and item not in seen:
             seen.append(item)
     return seen
@@ -66,7 +71,7 @@ class ZoomConnection(db.Model):  # type: ignore[name-defined,misc]
     webhook_key: Mapped[str] = mapped_column(
         String(64), unique=True, default=new_webhook_key
     )
-    #: The app's secret token(s), newline-separated; encrypted at rest.
+    #: The app's secret token(s), a JSON list (``join_secrets``); encrypted at rest.
     webhook_secrets: Mapped[str] = mapped_column(EncryptedText, default="")
     client_id: Mapped[str | None] = mapped_column(String(100))
     #: Server-to-Server OAuth client secret; encrypted at rest.

@@ -21,7 +21,12 @@ from attendance.database import begin_write
 from attendance.errors import Conflict, ValidationFailed
 from attendance.extensions import db
 from attendance.models import ZoomConnection
-from attendance.models.connection import new_webhook_key, split_secrets
+from attendance.models.connection import (
+    join_secrets,
+    new_webhook_key,
+    split_secrets,
+    unique_secrets,
+)
 from attendance.models.encrypted import EncryptedText
 
 #: The webhook front re-reads connections at most this often (other processes'
@@ -119,10 +124,11 @@ def _clean_name(name: str) -> str:
 
 
 def _clean_secrets(raw: list[str] | str) -> str:
-    items = split_secrets(raw if isinstance(raw, str) else "\n".join(raw))
+    """Tokens as stored; ``raw``: a list, or text (a JSON list, or one per line)."""
+    items = split_secrets(raw) if isinstance(raw, str) else unique_secrets(raw)
     if not items:
         raise ValidationFailed("a connection needs at least one webhook secret token")
-    return "\n".join(items)
+    return join_secrets(items)
 
 
 def _taken(name: str, but: int | None = None) -> None:
