@@ -403,8 +403,13 @@ def test_page_creates_edits_and_deletes(app, client):
         _post(client, url, fixture("meeting.started"), ALPHA_SECRET).status_code == 200
     )
 
-    taken = client.post("/admin/connections", data={"name": "North", "secrets": "x"})
+    taken = client.post(
+        "/admin/connections",
+        data={"name": "North", "secrets": BETA_SECRET, "client_secret": CLIENT_SECRET},
+    )
     assert taken.status_code == 409 and "exists already" in taken.get_data(as_text=True)
+    assert BETA_SECRET not in taken.get_data(as_text=True)
+    assert CLIENT_SECRET not in taken.get_data(as_text=True)
     missing = client.post("/admin/connections", data={"name": "South"})
     assert missing.status_code == 422
 

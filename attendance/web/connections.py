@@ -63,6 +63,10 @@ def _page(
 ):
     connections = all_connections()
     config = current_app.config
+    if form is not None:
+        # Write-only, even on a form sent back with an error: type them again.
+        form.secrets.data = ""
+        form.client_secret.data = ""
     return render_template(
         "connections.html",
         connections=connections,
