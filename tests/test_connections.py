@@ -479,3 +479,25 @@ def test_secrets_are_stored_as_given(app, given, kept):
         db.session.commit()
         db.session.expire_all()
         assert db.session.get(ZoomConnection, connection.id).secrets == kept
+
+
+def test_connection_url_in_a_database_outage(app, client, two, monkeypatch):
+    """Read once, the secrets stay in memory: URL validation answers without the database."""
+    import attendance.services.connections as connections
+
+    url = f"/api/zoom/webhook/{two['alpha'][1]}"
+    validation = fixture("endpoint.url_validation")
+    assert _post(client, url, validation, ALPHA_SECRET).status_code == 200
+
+    def down(*_args, **_kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(connections, "select", down)
+    monkeypatch.setattr(connections, "CACHE_SECONDS", -1.0)
+    again = _post(client, url, validation, ALPHA_SECRET)
+    assert again.status_code == 200
+    assert again.get_json()["encryptedToken"] == _hmac_hex(ALPHA_SECRET, PLAIN)
+    # A process that never read them cannot tell: 503, so Zoom tries again.
+    fresh = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"])
+    refused = _post(fresh.test_client(), url, validation, ALPHA_SECRET)
+    assert refused.status_code == 503

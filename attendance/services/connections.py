@@ -7,6 +7,7 @@ connection behind ``/api/zoom/webhook``: it has no row (events it receives keep
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
 from attendance.database import begin_write
-from attendance.errors import Conflict, ValidationFailed
+from attendance.errors import Conflict, StorageUnavailable, ValidationFailed
 from attendance.extensions import db
 from attendance.models import ZoomConnection
 from attendance.models.connection import (
@@ -28,6 +29,8 @@ from attendance.models.connection import (
     unique_secrets,
 )
 from attendance.models.encrypted import EncryptedText
+
+log = logging.getLogger(__name__)
 
 #: The webhook front re-reads connections at most this often (other processes'
 #: changes show within it; this process's own changes show at once).
@@ -60,6 +63,7 @@ class ConnectionCache:
         self.app = app
         self._by_key: dict[str, ConnectionSecrets] = {}
         self._loaded_at = float("-inf")
+        self._ever_loaded = False
         self._lock = threading.Lock()
 
     def lookup(self, key: str) -> ConnectionSecrets | None:
@@ -78,15 +82,30 @@ class ConnectionCache:
         self._loaded_at = float("-inf")
 
     def _load(self, now: float) -> None:
+        """Read every connection's key and secrets.
+
+        :raises StorageUnavailable: when the database cannot answer and nothing
+            was read before; with an earlier copy, that copy is kept meanwhile
+            (so URL validation still answers from memory in an outage).
+        """
         with self._lock, self.app.app_context():
-            rows = db.session.execute(
-                select(
-                    ZoomConnection.id,
-                    ZoomConnection.webhook_key,
-                    ZoomConnection.webhook_secrets,
-                )
-            ).all()
-            db.session.remove()
+            try:
+                rows = db.session.execute(
+                    select(
+                        ZoomConnection.id,
+                        ZoomConnection.webhook_key,
+                        ZoomConnection.webhook_secrets,
+                    )
+                ).all()
+            except Exception as exc:  # noqa: BLE001 - down, locked: keep what we had
+                if not self._ever_loaded:
+                    raise StorageUnavailable("connections cannot be read now") from exc
+                log.warning("connections not re-read (%s); keeping the last copy", exc)
+                self._loaded_at = now
+                return
+            finally:
+                db.session.remove()
+            self._ever_loaded = True
             self._by_key = {
                 row.webhook_key: ConnectionSecrets(
                     row.id, tuple(split_secrets(row.webhook_secrets))

@@ -157,11 +157,14 @@ class ZoomFront:
         if path != WEBHOOK_PATH:
             # A connection's URL: its secrets, and only its (never the environment's).
             key = path[len(CONNECTION_PREFIX) :]
-            found = (
-                connection_cache(self.app).lookup(key)
-                if key and len(key) <= KEY_MAX and "/" not in key
-                else None
-            )
+            try:
+                found = (
+                    connection_cache(self.app).lookup(key)
+                    if key and len(key) <= KEY_MAX and "/" not in key
+                    else None
+                )
+            except StorageUnavailable as exc:  # never read, and the database is down
+                return _refused(exc)
             if found is None:
                 message = "no Zoom connection has this webhook URL"
                 return 404, error_body("not_found", message), "-", "-", "404"
