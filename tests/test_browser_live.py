@@ -15,6 +15,8 @@ import pytest
 from tests.browser import Api, login, screenshot, send_webhook, wait_until
 from tests.engine_support import NUMBER, participant_event, started
 
+pytestmark = pytest.mark.browser
+
 XSS = "<img src=x onerror=alert(1)>"
 ROSTER = [
     {
