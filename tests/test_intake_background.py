@@ -224,3 +224,28 @@ def test_a_redacted_event_is_applied_from_its_stored_body(background_app):
     with background_app.app_context():
         (url,) = db.session.scalars(select(MeetingRecording.download_url))
     assert token not in url and REDACTED in url
+
+
+def test_announcing_a_batch_reads_nothing_from_the_database(app, zoom, monkeypatch):
+    """The batch's ids are read before its commit: after it, each would be a query."""
+    from sqlalchemy import event
+
+    from attendance.ingest import applier
+
+    statements: list[str] = []
+    real = applier._announce
+
+    def counting(*args, **kwargs):
+        def count(_conn, _cursor, statement, *_rest):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+
+    monkeypatch.setattr(applier, "_announce", counting)
+    for n in range(1, 6):  # participant joins: each notice names its participant row
+        assert zoom.post(_joined(n)).status_code == 200
+    assert statements == [], statements

@@ -181,6 +181,7 @@ def apply_queued(
     try:
         outcomes, ctx = _apply_rows(rows, {} if parsed is None else parsed)
         _after_batch(ctx)
+        applied = _applied(outcomes, ctx)
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
@@ -188,7 +189,7 @@ def apply_queued(
             raise
         log.exception("applying events %s failed", [r.id for r in rows])
         raise BatchFailed([r.id for r in rows], exc) from exc
-    _announce(outcomes, ctx)
+    _announce(applied)
     return outcomes
 
 
@@ -221,13 +222,21 @@ def _mark_failed(event_id: int, error: str) -> None:
         raise
 
 
-def _announce(outcomes: Sequence[Outcome], ctx: ApplyContext) -> None:
-    """Tell listeners what the committed batch did; what they break is logged, never raised."""
-    batch = AppliedBatch(
+def _applied(outcomes: Sequence[Outcome], ctx: ApplyContext) -> AppliedBatch:
+    """What the batch did, read before the commit.
+
+    After it the batch's rows are expired: reading a participant's id then would
+    load the row again, a query per participant, on the event loop.
+    """
+    return AppliedBatch(
         outcomes=tuple(outcomes),
         notices=tuple(ctx.notices()),
         changed_connections=dict(ctx.changed_connections),
     )
+
+
+def _announce(batch: AppliedBatch) -> None:
+    """Tell listeners what the committed batch did; what they break is logged, never raised."""
     for receiver in batch_applied.receivers_for(None):
         try:
             receiver(None, batch=batch)
@@ -255,8 +264,9 @@ def apply_ids(ids: Iterable[int]) -> list[Outcome]:
         return []
     outcomes, ctx = _apply_rows(rows, {})
     _after_batch(ctx)
+    applied = _applied(outcomes, ctx)
     db.session.commit()
-    _announce(outcomes, ctx)
+    _announce(applied)
     return outcomes
 
 

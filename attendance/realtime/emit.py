@@ -14,7 +14,13 @@ from attendance.extensions import db, socketio
 from attendance.ingest.context import AppliedBatch, Notice, Outcome
 from attendance.models import EventStatus, Meeting
 from attendance.models.types import iso, utcnow
-from attendance.realtime.rooms import ADMINS, instructor_room, listened, meeting_room
+from attendance.realtime.rooms import (
+    ADMINS,
+    anyone_in_a_meeting_or_instructor_room,
+    instructor_room,
+    listened,
+    meeting_room,
+)
 from attendance.services.live import (
     LiveView,
     course_of,
@@ -45,6 +51,8 @@ def publish_meetings(
     by_meeting: dict[int, list[Notice]], changes: dict[int, Changes]
 ) -> None:
     """Each meeting's notices to its room and its instructors (meeting id -> notices)."""
+    if not anyone_in_a_meeting_or_instructor_room():
+        return
     for meeting_id, notices in by_meeting.items():
         meeting = db.session.get(Meeting, meeting_id)
         if meeting is not None and meeting.zoom_meeting_id is not None:

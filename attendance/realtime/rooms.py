@@ -44,6 +44,19 @@ def live_rooms_open() -> bool:
     )
 
 
+def anyone_in_a_meeting_or_instructor_room() -> bool:
+    """Whether a live room or an instructor's room has a socket (always, with a queue).
+
+    Checked before a batch's meetings are even loaded: alone with nobody
+    watching, the room events cost nothing.
+    """
+    rooms = _rooms_here()
+    prefixes = (meeting_room(""), "instructor:")
+    return rooms is None or any(
+        members for name, members in rooms.items() if str(name).startswith(prefixes)
+    )
+
+
 def listened(rooms: Sequence[str]) -> bool:
     """Whether anyone may hear an emit to ``rooms``.
 
