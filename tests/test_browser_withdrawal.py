@@ -86,3 +86,18 @@ def test_a_withdrawn_student_leaves_the_next_report_and_keeps_the_earlier(
     page.goto(f"{live_server.url}/meetings/{latest['id']}")
     assert _row_count(page, pk) == 1
     console.assert_clean()
+
+
+def test_the_roster_with_its_enrolment_forms_fits_a_phone(
+    page, console, live_server, term
+):
+    """The enrolment column's screen-reader labels stay inside the scrolling table.
+
+    Absolutely positioned, they took their place from the page, not the table,
+    and pushed the whole page to 682 px on a 390 px phone.
+    """
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, live_server)
+    page.goto(f"{live_server.url}/courses/{term['course']['id']}")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    console.assert_clean()
