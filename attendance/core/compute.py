@@ -127,6 +127,16 @@ class DerivationCache:
             self._persons.clear()
 
 
+def meeting_start(
+    started_at: datetime | None, connections: Sequence[Connection]
+) -> datetime | None:
+    """S of CONTRACT §5: ``meeting.started``'s time, else the earliest main-room join."""
+    if started_at is not None:
+        return started_at
+    joins = [e.at for c in connections for e in c.events if e.kind is Kind.JOINED]
+    return min(joins, default=None)
+
+
 def compute_meeting(
     facts: MeetingFacts,
     connections: Sequence[Connection],
@@ -150,10 +160,7 @@ def compute_meeting(
     end = facts.ended_at if facts.ended_at is not None else now
     if report:
         connections = reconcile(connections, report, end).connections
-    start = facts.started_at
-    if start is None:
-        joins = [e.at for c in connections for e in c.events if e.kind is Kind.JOINED]
-        start = min(joins, default=None)
+    start = meeting_start(facts.started_at, connections)
     window = classify(start, facts.ended_at, facts.schedule)
     span = _span(window, end)
     index = cache.roster_index(roster, links) if cache else Roster(roster, links)

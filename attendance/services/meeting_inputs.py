@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
-from attendance.core.compute import DerivationCache
+from attendance.core.compute import DerivationCache, meeting_start
 from attendance.core.enrollment import withdrawn_from
 from attendance.core.matching import is_specific_name
 from attendance.core.model import (
@@ -212,12 +212,12 @@ def _meeting_start(
     instance with neither yet (nothing but an end, or nothing at all) is placed
     at its end, else now.
     """
-    if meeting.start_time is not None:
-        return meeting.start_time
     if connections is not None:
-        joins = [e.at for c in connections for e in c.events if e.kind is Kind.JOINED]
-        if joins:
-            return min(joins)
+        start = meeting_start(meeting.start_time, connections)
+        if start is not None:
+            return start
+    elif meeting.start_time is not None:
+        return meeting.start_time
     elif meeting.id is not None:
         first = db.session.scalar(
             select(func.min(ParticipantEvent.at_us)).where(
