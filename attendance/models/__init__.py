@@ -21,6 +21,14 @@ from attendance.models.instructor import (
     LoginFailure,
     course_instructors,
 )
+from attendance.models.jobs import (
+    Job,
+    JobRun,
+    JobStatus,
+    ReconcileState,
+    Reconciliation,
+    ReportRowRecord,
+)
 from attendance.models.meeting import Meeting, MeetingStatus
 from attendance.models.participant import (
     Participant,
@@ -38,6 +46,9 @@ __all__ = [
     "EventStatus",
     "IdentityLinkRow",
     "Instructor",
+    "Job",
+    "JobRun",
+    "JobStatus",
     "LoginFailure",
     "Meeting",
     "MeetingGuest",
@@ -46,6 +57,9 @@ __all__ = [
     "Participant",
     "ParticipantEvent",
     "ParticipantSession",
+    "ReconcileState",
+    "Reconciliation",
+    "ReportRowRecord",
     "Student",
     "StudentAlias",
     "WebhookEvent",

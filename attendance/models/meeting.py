@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from attendance.extensions import db
@@ -30,6 +31,18 @@ class Meeting(db.Model):  # type: ignore[name-defined,misc]
     #: Set when the meeting number belongs to a course (now or later).
     course_id: Mapped[int | None] = mapped_column(
         ForeignKey("courses.id", ondelete="SET NULL"), index=True
+    )
+    #: The connection whose webhook URL brought its events (NULL: the environment's).
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("zoom_connections.id", ondelete="SET NULL"), index=True
+    )
+    #: A webinar (``webinar.*`` events): its report is Zoom's webinar report.
+    is_webinar: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
+    #: Created from Zoom's report alone (a class held while the server was down).
+    backfilled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
     )
     topic: Mapped[str] = mapped_column(String(300), default="")
     host_id: Mapped[str] = mapped_column(String(100), default="")
