@@ -48,6 +48,9 @@ DEVICE_WORDS = frozenset(
 _K = TypeVar("_K", bound=Hashable)
 #: The link kinds the zoom_user step learns (names and e-mails are manual only).
 _ID_KINDS = frozenset({LinkKind.ZOOM_USER, LinkKind.REGISTRANT})
+#: The links the zoom_user step takes: learned in an earlier meeting, or listed by
+#: the Zoom account with the student's e-mail (§6 account users).
+_ZOOM_USER_SOURCES = frozenset({LinkSource.LEARNED, LinkSource.ACCOUNT})
 
 
 def normalize_email(value: str) -> str:
@@ -144,7 +147,7 @@ class Roster:
             # A link to a student no longer on the roster points nowhere.
             if not value or link.student_pk not in known:
                 continue
-            if link.source is LinkSource.LEARNED and link.kind in _ID_KINDS:
+            if link.source in _ZOOM_USER_SOURCES and link.kind in _ID_KINDS:
                 learned[link.kind, value].add(link.student_pk)
             elif link.source is LinkSource.MANUAL:
                 manual[link.kind, value].add(link.student_pk)

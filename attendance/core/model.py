@@ -114,13 +114,16 @@ class LinkKind(enum.StrEnum):
 
 
 class LinkSource(enum.StrEnum):
-    """Where a link comes from: learned from an earlier meeting, or a manual match."""
+    """Where a link comes from: an earlier meeting, a manual match, or the Zoom account."""
 
     LEARNED = "learned"  # matched by email/alias in an earlier meeting of the course
     MANUAL = "manual"  # an instructor's match with ``remember``
     #: A learned key an instructor deleted: kept only so that regenerating the
     #: meeting it was learned in does not learn it again; matches by nothing.
     FORGOTTEN = "forgotten"
+    #: A Zoom user id the connection's account lists with a student's e-mail
+    #: (CONTRACT §6 account users): true before the student ever joins.
+    ACCOUNT = "account"
 
 
 @dataclass(frozen=True, slots=True)

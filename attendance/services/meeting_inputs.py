@@ -273,8 +273,8 @@ def _load_roster(course_id: int) -> list[Student]:
 
 
 def load_links(meeting: Meeting) -> list[IdentityLink]:
-    """Manual links (remembered ones, and this meeting's own), and links learned in
-    *earlier* meetings of the course."""
+    """Manual links (remembered ones, and this meeting's own), links learned in
+    *earlier* meetings of the course, and the Zoom account's (true for every meeting)."""
     if meeting.course_id is None:
         return []
     earlier = IdentityLinkRow.source == LinkSource.LEARNED.value
@@ -298,6 +298,7 @@ def load_links(meeting: Meeting) -> list[IdentityLink]:
                     | (IdentityLinkRow.meeting_id == meeting.id)
                 ),
                 earlier,
+                IdentityLinkRow.source == LinkSource.ACCOUNT.value,
             ),
         )
     )
