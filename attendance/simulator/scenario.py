@@ -116,6 +116,9 @@ class SimulatedClass:
     #: student_id -> the ``user_id`` of each of their main-room connections, in
     #: the order they came in (breakout connections name theirs as parent_user_id).
     connections: dict[str, list[str]]
+    #: Every connection as planned, the host's first: what Zoom's participant
+    #: report lists (``record``), whatever deliveries are lost on the way.
+    plan: list[Connection] = field(default_factory=list)
 
     def deliveries(self, rng: random.Random | None = None) -> list[dict[str, Any]]:
         """The events in delivery order, with the options' disorder and duplicates.
@@ -422,4 +425,5 @@ def build_class(
         end=end,
         cast=cast,
         connections=connections,
+        plan=conns,
     )

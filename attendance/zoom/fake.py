@@ -174,8 +174,14 @@ def create_fake(state: FakeState | None = None) -> Flask:
     @app.post("/_fake/instances")
     def set_instances() -> Any:
         body = request.get_json(force=True)
+        given = list(body.get("meetings", []))
         with fake.lock:
-            fake.instances[str(body["meeting_id"])] = list(body.get("meetings", []))
+            listed = fake.instances.setdefault(str(body["meeting_id"]), [])
+            if body.get("append"):  # one more class (the simulator's), once per uuid
+                known = {item.get("uuid") for item in listed}
+                listed.extend(item for item in given if item.get("uuid") not in known)
+            else:
+                listed[:] = given
         return jsonify(ok=True)
 
     @app.post("/_fake/users")
