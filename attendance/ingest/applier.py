@@ -43,6 +43,7 @@ _ROW_COLUMNS = (
     WebhookEvent.event,
     WebhookEvent.meeting_uuid,
     WebhookEvent.body,
+    WebhookEvent.connection_id,
 )
 
 
@@ -57,6 +58,8 @@ def _run(row: Any, ctx: ApplyContext, parsed: Parsed) -> EventStatus:
     handler = HANDLERS.get(event.name)
     if handler is None:
         return EventStatus.IGNORED
+    # The meeting it touches records the connection whose URL received it.
+    ctx.connection_id = row.connection_id
     handler(event, ctx)
     if event.meeting is not None:
         key = connection_key(event.participant) if event.participant else None
@@ -232,6 +235,7 @@ def _applied(outcomes: Sequence[Outcome], ctx: ApplyContext) -> AppliedBatch:
         outcomes=tuple(outcomes),
         notices=tuple(ctx.notices()),
         changed_connections=dict(ctx.changed_connections),
+        presence=tuple(ctx.presence.values()),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
@@ -50,6 +51,16 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceChange:
+    """A roster student's Zoom presence as a batch left it (``user.presence_status_updated``)."""
+
+    course_id: int
+    student_pk: int
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AppliedBatch:
     """What ``batch_applied`` carries: the batch's outcomes and what they changed."""
 
@@ -57,6 +68,8 @@ class AppliedBatch:
     notices: tuple[Notice, ...]
     #: Per meeting id: (its events_version after this batch, connection ids it changed).
     changed_connections: dict[int, tuple[int, set[int]]]
+    #: Students whose presence the batch changed, each with its final state.
+    presence: tuple[PresenceChange, ...] = ()
 
 
 @dataclass
@@ -80,6 +93,11 @@ class ApplyContext:
     #: (event, meeting uuid, connection key) of each applied event; resolved to
     #: row ids by :meth:`notices` once the finishers have written the rows.
     heard: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: The Zoom connection of the stored event being applied (``webhook_events.
+    #: connection_id``; None: the environment's). Set by the applier per event.
+    connection_id: int | None = None
+    #: Presence changes by student row id (the latest state only).
+    presence: dict[int, PresenceChange] = field(default_factory=dict)
 
     def finish_with(self, finisher: Callable[[ApplyContext], None]) -> None:
         """Have ``finisher`` run once after this batch's handlers."""
@@ -111,3 +129,4 @@ class ApplyContext:
         self.touched |= other.touched
         self.sessions_dirty |= other.sessions_dirty
         self.heard += other.heard
+        self.presence.update(other.presence)

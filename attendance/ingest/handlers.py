@@ -1,8 +1,9 @@
 """The handler of each event of the catalog (CONTRACT §2): which use case applies it.
 
 Every participant event (a catalog row with a ``kind``) is applied by the one
-participant handler; every other row names its handler here. A catalog row
-without a handler fails at import, so the two tables cannot drift apart.
+participant handler; every other row names its handler here (a webinar row is
+handled by its meeting twin's). A catalog row without a handler fails at
+import, so the two tables cannot drift apart.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ HANDLERS: dict[str, Handler] = {
     spec.name: (
         participants.record_participant_event
         if spec.kind is not None
-        else _BY_NAME[spec.name]
+        else _BY_NAME[spec.handled_as or spec.name]
     )
     for spec in CATALOG
 }

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from attendance.extensions import db
-from attendance.ingest.context import ApplyContext
+from attendance.ingest.context import ApplyContext, PresenceChange
 from attendance.models import (
     Meeting,
     MeetingRecording,
@@ -26,7 +26,9 @@ def upsert_meeting(info: MeetingInfo, ctx: ApplyContext) -> Meeting:
 
     Created with ``INSERT … ON CONFLICT DO NOTHING`` so two workers seeing the
     first event of a meeting at once cannot both create it; looked up once per
-    batch. A new instance joins the course that owns its meeting number.
+    batch. A new instance joins the course that owns its meeting number. A
+    webinar event marks it a webinar for good; it records the connection of the
+    event's webhook URL (see ``_claim_connection``).
     """
     meeting = ctx.meetings.get(info.uuid)
     if meeting is None:
@@ -38,6 +40,8 @@ def upsert_meeting(info: MeetingInfo, ctx: ApplyContext) -> Meeting:
                 status=MeetingStatus.LIVE.value,
                 zoom_meeting_id=info.zoom_meeting_id,
                 course_id=course_for_meeting_number(info.zoom_meeting_id),
+                connection_id=ctx.connection_id,
+                is_webinar=info.webinar,
                 created_at=utcnow(),
                 updated_at=utcnow(),
             )
@@ -57,8 +61,22 @@ def upsert_meeting(info: MeetingInfo, ctx: ApplyContext) -> Meeting:
         meeting.meeting_type = info.type
     if info.timezone and meeting.timezone != info.timezone:
         meeting.timezone = info.timezone
+    if info.webinar and not meeting.is_webinar:
+        meeting.is_webinar = True
+    _claim_connection(meeting, ctx.connection_id)
     meeting.last_event_at = utcnow()
     return meeting
+
+
+def _claim_connection(meeting: Meeting, connection_id: int | None) -> None:
+    """Record the connection whose URL brought the meeting's events, once.
+
+    NULL (the environment's URL) gives way to the first connection seen; a
+    meeting never moves from one connection to another afterwards: which
+    credentials reconcile it must not depend on the order events arrive in.
+    """
+    if connection_id is not None and meeting.connection_id is None:
+        meeting.connection_id = connection_id
 
 
 def _event_meeting(event: ZoomEvent, ctx: ApplyContext) -> tuple[Meeting, MeetingInfo]:
@@ -130,15 +148,33 @@ def record_recording_completed(event: ZoomEvent, ctx: ApplyContext) -> None:
 
 
 def record_presence(event: ZoomEvent, ctx: ApplyContext) -> None:
-    """``user.presence_status_updated``: kept on every student with that e-mail (latest wins)."""
+    """``user.presence_status_updated``: kept on every student with that e-mail (latest wins).
+
+    Latest by the payload's own time, so a late delivery of an older status
+    changes nothing; at the same time the larger status wins, so the result does
+    not depend on arrival order. Each change is queued for ``presenceUpdated``.
+    """
     presence = event.presence
     if presence is None or not presence.email or presence.date_time is None:
         return
     email = presence.email.strip().casefold()
+    status, at = presence.status, presence.date_time
     for student in db.session.scalars(select(Student).where(Student.email == email)):
-        if student.presence_at is None or presence.date_time >= student.presence_at:
-            student.presence_status = presence.status
-            student.presence_at = presence.date_time
+        if not _newer(at, status, student.presence_at, student.presence_status):
+            continue
+        student.presence_status, student.presence_at = status, at
+        ctx.presence[student.id] = PresenceChange(
+            course_id=student.course_id, student_pk=student.id, status=status, at=at
+        )
+
+
+def _newer(
+    at: datetime, status: str, known_at: datetime | None, known: str | None
+) -> bool:
+    """Whether presence ``(at, status)`` replaces the stored one."""
+    if known_at is None:
+        return True
+    return (at, status) > (known_at, known or "")
 
 
 def stale_meetings(now: datetime, minutes: int) -> list[Meeting]:

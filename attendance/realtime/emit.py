@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app
 
 from attendance.extensions import db, socketio
-from attendance.ingest.context import AppliedBatch, Notice, Outcome
+from attendance.ingest.context import AppliedBatch, Notice, Outcome, PresenceChange
 from attendance.models import EventStatus, Meeting
 from attendance.models.types import iso, utcnow
 from attendance.realtime.rooms import (
@@ -35,6 +35,8 @@ from attendance.zoom.catalog import ROOM_EVENTS
 def publish(_sender: Any, *, batch: AppliedBatch) -> None:
     """After a batch commits (``batch_applied``): room events, notifications, the admin feed."""
     _publish_admin_feed(batch.outcomes)
+    if batch.presence:
+        _publish_presence(batch.presence)
     flusher = current_app.extensions.get("attendance.flusher")
     if flusher is not None:
         flusher.add(batch)
@@ -93,6 +95,33 @@ def _publish_meeting(
         socketio.emit(
             "attendanceGenerated", _room_payload(meeting, view, None, now), to=room
         )
+
+
+def _publish_presence(changes: Sequence[PresenceChange]) -> None:
+    """``presenceUpdated`` to the instructors of each changed student's course.
+
+    One per student row (a person on two rosters is two students, in two
+    courses); the payload is the student's whole presence, so a repeat or a
+    late one cannot leave a page wrong (the page keeps the latest ``at``).
+    """
+    if not anyone_in_a_meeting_or_instructor_room():
+        return
+    teachers: dict[int, list[int]] = {}
+    for change in changes:
+        if change.course_id not in teachers:
+            teachers[change.course_id] = instructor_ids(change.course_id)
+        rooms = [instructor_room(t) for t in teachers[change.course_id]]
+        if not listened(rooms):
+            continue
+        body = {
+            "course_id": change.course_id,
+            "student_pk": change.student_pk,
+            "status": change.status,
+            "at": iso(change.at),
+        }
+        for room in rooms:
+            socketio.emit("presenceUpdated", body, to=room)
+    db.session.rollback()  # end the read transaction the lookups opened
 
 
 def _room_payload(

@@ -9,11 +9,15 @@ Adding a Zoom event is one row here and, in ``attendance.ingest.handlers``, its
 handler (a participant event with a ``kind`` needs none: the participant
 handler applies every one). If the event changes intervals, the sweep in
 ``core/sessions.py`` needs a rule for its kind.
+
+Webinars (CONTRACT §6) are handled exactly like meetings: each ``webinar.*``
+row is derived from its meeting counterpart (same kind, room event and
+handler), only marked ``webinar`` so the instance is flagged as one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from attendance.core.model import Kind
 
@@ -30,6 +34,14 @@ class EventSpec:
     room_event: str | None = None
     #: Older names that mean this event (never sent by Zoom; seed-era fixtures).
     aliases: tuple[str, ...] = ()
+    #: The meeting event this one is handled as; None for meeting events
+    #: themselves (a ``webinar.*`` row names its ``meeting.*`` twin).
+    handled_as: str | None = None
+
+    @property
+    def webinar(self) -> bool:
+        """Whether this is a webinar event (its instance is a webinar)."""
+        return self.handled_as is not None
 
 
 _JOINED = "participantJoined"
@@ -40,7 +52,7 @@ _WAITING = "participantWaiting"
 #: which, so those are status updates.
 _STATUS = "participantStatusUpdate"
 
-CATALOG: tuple[EventSpec, ...] = (
+_MEETINGS: tuple[EventSpec, ...] = (
     EventSpec("meeting.started", room_event="meetingStarted"),
     EventSpec("meeting.ended", room_event="meetingEnded"),
     EventSpec("meeting.participant_joined", Kind.JOINED, _JOINED),
@@ -86,6 +98,31 @@ CATALOG: tuple[EventSpec, ...] = (
     EventSpec("user.presence_status_updated"),
 )
 
+#: Webinar events with the same envelope and participant shape as these meeting
+#: events (ZOOM-REST.md §5 "Webinars"); Zoom sends no waiting-room, breakout or
+#: join-before-host event for webinars.
+_WEBINAR_TWINS = (
+    "meeting.started",
+    "meeting.ended",
+    "meeting.participant_joined",
+    "meeting.participant_left",
+)
+
+
+def _webinar_twin(spec: EventSpec) -> EventSpec:
+    """The ``webinar.*`` row of a meeting event: the same in all but its name."""
+    return replace(
+        spec,
+        name="webinar." + spec.name.removeprefix("meeting."),
+        aliases=(),
+        handled_as=spec.name,
+    )
+
+
+CATALOG: tuple[EventSpec, ...] = _MEETINGS + tuple(
+    _webinar_twin(spec) for spec in _MEETINGS if spec.name in _WEBINAR_TWINS
+)
+
 #: Each spec by its real name.
 SPECS: dict[str, EventSpec] = {spec.name: spec for spec in CATALOG}
 #: Older names mapped to the real event they stand for.
@@ -105,6 +142,18 @@ ROOM_EVENTS: dict[str, str] = {
 def canonical_name(name: str) -> str:
     """The real Zoom event name for ``name`` (aliases resolved)."""
     return ALIASES.get(name, name)
+
+
+def handled_as(name: str) -> str:
+    """The meeting event a (real) event name is handled as: itself, or a webinar's twin."""
+    spec = SPECS.get(name)
+    return spec.handled_as if spec is not None and spec.handled_as else name
+
+
+def is_webinar(name: str) -> bool:
+    """Whether a (real) event name is a webinar event."""
+    spec = SPECS.get(name)
+    return spec is not None and spec.webinar
 
 
 def is_handled(name: str) -> bool:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from attendance.errors import BadPayload
-from attendance.zoom.catalog import canonical_name
+from attendance.zoom.catalog import canonical_name, handled_as, is_webinar
 from attendance.zoom.fields import (
     EARLIEST,
     INT32_MAX,
@@ -45,6 +45,10 @@ _TIMEZONE_MAX = 64
 _DETAIL_MAX = 100  # participant_events.detail: a role, what is shared
 _SHORT_MAX = 32  # a recording's file_type and status, a presence status
 _RECORDING_TYPE_MAX = 64
+#: Prefixes of the events about one meeting instance: ``payload.object`` is the
+#: instance. So is it in the webinar events of the catalog (other ``webinar.*``
+#: events, registrations and the like, are kept unparsed, as ignored).
+_MEETING_SCOPED = ("meeting.", "recording.")
 #: Text kept in unbounded columns (URLs) or not kept at all: still bounded.
 _TEXT_MAX = 4096
 
@@ -63,6 +67,8 @@ class MeetingInfo:
     end_time: datetime | None = None
     #: Breakout-room events name the room; empty elsewhere.
     breakout_room_uuid: str = ""
+    #: From a ``webinar.*`` event: the instance is a webinar (same shape otherwise).
+    webinar: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +157,7 @@ class ZoomEvent:
         return EARLIEST + timedelta(seconds=self.event_ts // 1000)
 
 
-def _parse_meeting(obj: dict[str, Any]) -> MeetingInfo:
+def _parse_meeting(obj: dict[str, Any], *, webinar: bool = False) -> MeetingInfo:
     uuid = as_ident(obj.get("uuid"), "payload.object.uuid", _UUID_MAX)
     if not uuid:
         raise BadPayload("payload.object.uuid is missing")
@@ -167,6 +173,7 @@ def _parse_meeting(obj: dict[str, Any]) -> MeetingInfo:
         breakout_room_uuid=as_ident(
             obj.get("breakout_room_uuid"), "breakout_room_uuid", _UUID_MAX
         ),
+        webinar=webinar,
     )
 
 
@@ -224,6 +231,7 @@ def _occurred_at(
     name: str, meeting: MeetingInfo | None, participant: ParticipantInfo | None
 ) -> datetime | None:
     """The payload's own time for what happened, used for ordering and deduplication."""
+    name = handled_as(name)  # a webinar's start and end are a meeting's
     if participant is not None:
         own = participant.join_time or participant.leave_time or participant.date_time
         if own is not None:
@@ -339,6 +347,8 @@ def parse_event(data: Any) -> ZoomEvent:
     meeting = participant = presence = None
     files: tuple[RecordingFile, ...] = ()
     rec_start = rec_end = None
+    webinar = is_webinar(name)
+    scoped = webinar or name.startswith(_MEETING_SCOPED)
     if name == "user.presence_status_updated":
         presence = PresenceInfo(
             zoom_user_id=as_label(obj.get("id"), _ID_MAX),
@@ -346,8 +356,8 @@ def parse_event(data: Any) -> ZoomEvent:
             status=as_label(obj.get("presence_status"), _SHORT_MAX),
             date_time=parse_time(obj.get("date_time")),
         )
-    elif name.startswith(("meeting.", "recording.")) and obj:
-        meeting = _parse_meeting(obj)
+    elif scoped and obj:
+        meeting = _parse_meeting(obj, webinar=webinar)
         if "participant" in obj:
             participant = _parse_participant(as_dict(obj["participant"], "participant"))
         recording_file = as_dict(obj.get("recording_file"), "recording_file")
@@ -360,7 +370,7 @@ def parse_event(data: Any) -> ZoomEvent:
         files = tuple(
             f for f in map(_parse_recording_file, raw_files + audio_files) if f
         )
-    elif name.startswith(("meeting.", "recording.")) and name != URL_VALIDATION:
+    elif scoped and name != URL_VALIDATION:
         raise BadPayload("payload.object is missing")
 
     event = ZoomEvent(
