@@ -177,6 +177,15 @@ def load_config() -> dict[str, Any]:
         "SQLITE_BUSY_TIMEOUT_MS": env_int("SQLITE_BUSY_TIMEOUT_MS", -1),
         "SCHEDULER_ENABLED": env_bool("SCHEDULER_ENABLED", False),
         "STALE_MEETING_MINUTES": env_int("STALE_MEETING_MINUTES", 120),
+        #: CONTRACT §6: how long after a meeting ends its report is first asked
+        #: for (Zoom needs "a minute or two", ZOOM-REST.md §0.4); then backing off.
+        "RECONCILE_DELAY_MINUTES": env_int("RECONCILE_DELAY_MINUTES", 10),
+        #: How often the scheduler looks for due jobs (a "Reconcile now" in the
+        #: scheduler's own process does not wait for it).
+        "JOBS_POLL_SECONDS": env_int("JOBS_POLL_SECONDS", 10),
+        #: A claimed job not finished within this is taken to have died with its
+        #: process, and is claimed again.
+        "JOB_LEASE_SECONDS": env_int("JOB_LEASE_SECONDS", 600),
         #: Processed and ignored webhook events (raw bodies: names, e-mails) older
         #: than this are deleted by a scheduler job; 0 keeps them forever.
         "EVENT_RETENTION_DAYS": env_int("EVENT_RETENTION_DAYS", 90),

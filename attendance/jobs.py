@@ -7,6 +7,7 @@ it is the only process, else ``flask --app app scheduler``; never under tests.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -20,6 +21,8 @@ from attendance.ingest import applier
 from attendance.ingest.meetings import close_stale, stale_meetings
 from attendance.models import Meeting
 from attendance.models.types import utcnow
+from attendance.services import jobs as job_queue
+from attendance.services import zoom_jobs
 from attendance.services.generation import generate
 
 log = logging.getLogger(__name__)
@@ -76,16 +79,56 @@ def purge_old_events(app: Flask) -> int:
             db.session.remove()
 
 
+def run_due_jobs(app: Flask) -> int:
+    """Run the durable jobs that are due (reconcile, backfill, users sync)."""
+    with app.app_context():
+        try:
+            return job_queue.run_due()
+        finally:
+            db.session.remove()
+
+
+def queue_reconciliations(app: Flask) -> int:
+    """Queue a reconciliation for every meeting that ended since the last pass."""
+    with app.app_context():
+        try:
+            return zoom_jobs.queue_ended_meetings()
+        finally:
+            db.session.remove()
+
+
+def queue_daily_zoom_jobs(app: Flask) -> int:
+    """Queue each connection's daily backfill and users sync."""
+    with app.app_context():
+        try:
+            return zoom_jobs.queue_daily()
+        finally:
+            db.session.remove()
+
+
 def _add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
     _every(scheduler, app, apply_queued_events, seconds=60)
     _every(scheduler, app, close_stale_meetings, minutes=5)
+    _every(scheduler, app, run_due_jobs, seconds=app.config["JOBS_POLL_SECONDS"])
+    _every(scheduler, app, queue_reconciliations, seconds=60)
+    _every(scheduler, app, queue_daily_zoom_jobs, first=timedelta(minutes=1), hours=24)
     if app.config["EVENT_RETENTION_DAYS"] > 0:
         # Hourly: each run deletes about an hour of events, in small batches.
         _every(scheduler, app, purge_old_events, hours=1)
 
 
-def _every(scheduler: BaseScheduler, app: Flask, job: Any, **interval: int) -> None:
-    """Run ``job(app)`` at this interval, never two at once, missed runs coalesced."""
+def _every(
+    scheduler: BaseScheduler,
+    app: Flask,
+    job: Any,
+    first: timedelta | None = None,
+    **interval: int,
+) -> None:
+    """Run ``job(app)`` at this interval, never two at once, missed runs coalesced.
+
+    ``first``: run it first this soon after the start instead of one interval later.
+    """
+    extra = {"next_run_time": utcnow() + first} if first is not None else {}
     scheduler.add_job(
         job,
         "interval",
@@ -94,6 +137,7 @@ def _every(scheduler: BaseScheduler, app: Flask, job: Any, **interval: int) -> N
         max_instances=1,
         coalesce=True,
         replace_existing=True,
+        **extra,
         **interval,
     )
 

@@ -7,6 +7,7 @@ from attendance.api import courses  # noqa: F401
 from attendance.api import students  # noqa: F401
 from attendance.api import course_attendance  # noqa: F401
 from attendance.api import meetings  # noqa: F401
+from attendance.api import reconciliation  # noqa: F401
 from attendance.api import accounts  # noqa: F401
 from attendance.api import student_attendance  # noqa: F401
 from attendance.api import links  # noqa: F401

@@ -54,6 +54,7 @@ def _compute(
             now,
             cache=inputs.derivations,
             persons_only=persons_only,
+            report=inputs.report,
         )
     finally:
         if paused:
@@ -105,6 +106,17 @@ def generate(
     inputs = load_inputs(meeting, list(entry.connections.values()), entry.derivations)
     now = utcnow()
     result = _compute(inputs, now)
+    store_result(meeting, result, now)
+    return result
+
+
+def compute_inputs(inputs: MeetingInputs, now: datetime) -> MeetingResult:
+    """The pure computation of loaded inputs: touches no session, so it may run off the loop."""
+    return _compute(inputs, now)
+
+
+def store_result(meeting: Meeting, result: MeetingResult, now: datetime) -> None:
+    """Store a computed result as the meeting's attendance (flushes; the caller commits)."""
     _store_records(meeting, result, now)
     _store_guests(meeting, result)
     _store_learned_links(meeting, result)
@@ -113,7 +125,6 @@ def generate(
     meeting.attendance_generated_at = now
     meeting.attendance_error = None
     db.session.flush()
-    return result
 
 
 def _store_records(meeting: Meeting, result: MeetingResult, now: datetime) -> None:

@@ -25,8 +25,10 @@ from attendance.core.model import (
     LinkSource,
     MeetingFacts,
     Policy,
+    Source,
     Student,
 )
+from attendance.core.reconcile import ReportRow, ReportStatus
 from attendance.core.schedule import Schedule, Slot, zone_named
 from attendance.errors import NotFound
 from attendance.extensions import db
@@ -36,6 +38,7 @@ from attendance.models import (
     Meeting,
     Participant,
     ParticipantEvent,
+    ReportRowRecord,
     StudentAlias,
 )
 from attendance.models import Student as StudentRow
@@ -54,6 +57,8 @@ class MeetingInputs:
     policy: Policy
     #: Per-connection derivations kept from an earlier computation, if cached.
     derivations: DerivationCache | None = None
+    #: The meeting's participant report rows, once reconciled (CONTRACT §6).
+    report: tuple[ReportRow, ...] = ()
 
 
 def load_events(condition) -> dict[int, dict]:
@@ -114,9 +119,46 @@ def load_connections(meeting_id: int, only: set[int] | None = None) -> list[Conn
             registrant_id=registrant_id or "",
             parent_key=parent_key or "",
             events=tuple(events.get(pk, {}).get("events", ())),
+            # A connection with no event of its own was made by reconciliation
+            # from the report alone: its rows are its events (core.reconcile).
+            source=Source.WEBHOOK if pk in events else Source.REPORT,
         )
         for pk, key, name, email, zoom_user_id, registrant_id, parent_key in rows
     ]
+
+
+def load_report(meeting_id: int) -> tuple[ReportRow, ...]:
+    """The meeting's stored report rows (none until it is reconciled)."""
+    return tuple(
+        ReportRow(
+            user_id=key,
+            join_time=from_micros(join_us),
+            leave_time=from_micros(leave_us),
+            name=name or "",
+            email=email or "",
+            zoom_user_id=zoom_user_id or "",
+            registrant_id=registrant_id or "",
+            status=ReportStatus(status)
+            if status in ReportStatus._value2member_map_
+            else ReportStatus.IN_MEETING,
+        )
+        for key, join_us, leave_us, name, email, zoom_user_id, registrant_id, status in (
+            db.session.connection().execute(
+                select(
+                    Participant.user_key,
+                    ReportRowRecord.join_us,
+                    ReportRowRecord.leave_us,
+                    ReportRowRecord.name,
+                    ReportRowRecord.email,
+                    ReportRowRecord.zoom_user_id,
+                    ReportRowRecord.registrant_id,
+                    ReportRowRecord.status,
+                )
+                .join(Participant, Participant.id == ReportRowRecord.participant_id)
+                .where(ReportRowRecord.meeting_id == meeting_id)
+            )
+        )
+    )
 
 
 @dataclass(slots=True)
@@ -363,6 +405,7 @@ def load_inputs(
         roster=meeting_roster(meeting, roster, connections),
         links=load_links(meeting),
         policy=course_policy(course),
+        report=load_report(meeting.id),
     )
 
 

@@ -26,7 +26,9 @@ class Credentials:
 
     def __repr__(self) -> str:
         # Never the secret: a repr ends up in logs and tracebacks.
-        return f"Credentials(account_id={self.account_id!r}, client_id={self.client_id!r})"
+        return (
+            f"Credentials(account_id={self.account_id!r}, client_id={self.client_id!r})"
+        )
 
 
 def credentials_of(connection_id: int | None) -> Credentials | None:

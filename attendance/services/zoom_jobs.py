@@ -1,0 +1,192 @@
+"""The Zoom jobs (CONTRACT §6): reconcile a meeting, backfill missed meetings, sync users.
+
+Their bodies run in the job queue (``services.jobs``); the sweeps here queue
+them: a reconciliation for every meeting that ended with a connection that has
+credentials, ``RECONCILE_DELAY_MINUTES`` after its end; a backfill and a users
+sync a day per connection with credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import ColumnElement, func, or_, select
+
+from attendance.errors import Conflict, ZoomError, ZoomNotFound, ZoomRateLimited
+from attendance.extensions import db
+from attendance.models import Job, Meeting, ReconcileState, Reconciliation
+from attendance.models.types import utcnow
+from attendance.services import jobs, reconciliation
+from attendance.services.job_results import JobResult
+from attendance.services.zoom_clients import (
+    client_for,
+    connection_ids_with_credentials,
+    credentials_of,
+)
+
+log = logging.getLogger(__name__)
+
+RECONCILE = "reconcile"
+BACKFILL = "backfill"
+USERS_SYNC = "users_sync"
+#: Meetings that ended longer ago than this are not reconciled by the sweep
+#: (older ones, e.g. from before an upgrade, only on request).
+SWEEP_DAYS = 7
+
+
+def reconcile_key(meeting_id: int) -> str:
+    return f"{RECONCILE}:meeting:{meeting_id}"
+
+
+def _connection_key(kind: str, connection_id: int | None) -> str:
+    return f"{kind}:connection:{'env' if connection_id is None else connection_id}"
+
+
+# -- reconciliation ----------------------------------------------------------
+
+
+def request_reconcile(meeting: Meeting, run_at: datetime | None = None) -> Job:
+    """Queue the meeting's reconciliation (now by default); flushes, the caller commits.
+
+    :raises Conflict: while the meeting is live, or when its connection has no
+        credentials to ask Zoom with.
+    """
+    if meeting.effective_end is None:
+        raise Conflict("the meeting is still live: it is reconciled once it has ended")
+    if credentials_of(meeting.connection_id) is None:
+        raise Conflict(
+            "the meeting's Zoom connection has no API credentials: "
+            "add its Server-to-Server OAuth client id and secret first"
+        )
+    reconciliation.mark(meeting.id, ReconcileState.PENDING)
+    return jobs.enqueue(
+        RECONCILE, reconcile_key(meeting.id), run_at=run_at, meeting_id=meeting.id
+    )
+
+
+@jobs.handler(RECONCILE)
+def run_reconcile(job: Job) -> JobResult:
+    """Fetch the meeting's report and apply it; a missing report is asked for again later."""
+    meeting = db.session.get(Meeting, job.meeting_id) if job.meeting_id else None
+    if meeting is None:
+        return JobResult(summary="the meeting no longer exists")
+    meeting_id = meeting.id
+    client = client_for(meeting.connection_id)
+    if client is None:
+        reconciliation.mark(
+            meeting_id, ReconcileState.NOT_AVAILABLE, "no API credentials"
+        )
+        db.session.commit()
+        return JobResult(summary="its connection has no API credentials")
+    try:
+        with client:
+            rows = reconciliation.fetch_report(client, meeting)
+    except ZoomNotFound:
+        db.session.rollback()
+        return JobResult(
+            outcome="not_available", summary="Zoom has no report for it yet"
+        )
+    except ZoomRateLimited:
+        raise
+    except ZoomError as exc:
+        db.session.rollback()
+        reconciliation.mark(meeting_id, ReconcileState.ERROR, str(exc)[:2000])
+        db.session.commit()
+        raise
+    db.session.rollback()  # nothing held while the rows are stored and computed
+    meeting = db.session.get(Meeting, meeting_id)
+    if meeting is None:
+        return JobResult(len(rows), 0, "the meeting was deleted meanwhile")
+    return reconciliation.apply_report(meeting, rows)
+
+
+def _reconcile_gave_up(job: Job, outcome: str, error: str) -> None:
+    if job.meeting_id is None:
+        return
+    state = (
+        ReconcileState.NOT_AVAILABLE
+        if outcome == "not_available"
+        else ReconcileState.ERROR
+    )
+    reconciliation.mark(job.meeting_id, state, error or None)
+
+
+jobs.on_give_up(RECONCILE, _reconcile_gave_up)
+
+
+def queue_ended_meetings(now: datetime | None = None) -> int:
+    """Queue a reconciliation for each recently ended meeting not yet queued (commits)."""
+    now = now or utcnow()
+    delay = timedelta(minutes=current_app.config["RECONCILE_DELAY_MINUTES"])
+    end = func.coalesce(Meeting.end_time, Meeting.closed_stale_at)
+    allowed = connection_ids_with_credentials()
+    if not allowed:
+        return 0
+    ids = [c for c in allowed if c is not None]
+    which: ColumnElement[bool] = Meeting.connection_id.in_(ids)
+    if None in allowed:
+        which = or_(Meeting.connection_id.is_(None), which)
+    rows = db.session.execute(
+        select(Meeting.id, end)
+        .outerjoin(Reconciliation, Reconciliation.meeting_id == Meeting.id)
+        .where(
+            Reconciliation.meeting_id.is_(None),
+            end.is_not(None),
+            end >= now - timedelta(days=SWEEP_DAYS),
+            which,
+        )
+        .order_by(Meeting.id)
+        .limit(200)
+    ).all()
+    for meeting_id, ended in rows:
+        meeting = db.session.get(Meeting, meeting_id)
+        if meeting is not None:
+            request_reconcile(meeting, run_at=ended + delay)
+    db.session.commit()
+    return len(rows)
+
+
+# -- backfill and users --------------------------------------------------------
+
+
+@jobs.handler(BACKFILL)
+def run_backfill(job: Job) -> JobResult:
+    from attendance.services.backfill import backfill
+
+    args = jobs.job_args(job)
+    course = args.get("course")
+    return backfill(job.connection_id, course if isinstance(course, str) else None)
+
+
+@jobs.handler(USERS_SYNC)
+def run_users_sync(job: Job) -> JobResult:
+    from attendance.services.account_users import sync_users
+
+    return sync_users(job.connection_id)
+
+
+def queue_daily(now: datetime | None = None) -> int:
+    """Queue each connection's backfill and users sync (commits); how many were queued."""
+    count = 0
+    for connection_id in connection_ids_with_credentials():
+        for kind in (USERS_SYNC, BACKFILL):
+            jobs.enqueue(
+                kind,
+                _connection_key(kind, connection_id),
+                run_at=now,
+                connection_id=connection_id,
+            )
+            count += 1
+    db.session.commit()
+    return count
+
+
+def request_connection_job(kind: str, connection_id: int | None) -> Job:
+    """Queue a connection's backfill or users sync now (flushes)."""
+    if credentials_of(connection_id) is None:
+        raise Conflict("the connection has no API credentials")
+    return jobs.enqueue(
+        kind, _connection_key(kind, connection_id), connection_id=connection_id
+    )
