@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
@@ -17,11 +20,17 @@ from attendance.ingest import applier
 from attendance.simulator.cli import simulate_command
 from attendance.zoom import fake as fake_zoom
 
+if TYPE_CHECKING:
+    from attendance.services.job_results import JobResult
+
 events_cli = AppGroup("events", help="Inspect and replay stored webhook events.")
 attendance_cli = AppGroup("attendance", help="Generate meetings' attendance.")
 roster_cli = AppGroup("roster", help="Manage course rosters.")
 instructor_cli = AppGroup("instructor", help="Manage instructor accounts.")
-zoom_cli = AppGroup("zoom", help="Zoom's REST side: a fake Zoom to develop against.")
+zoom_cli = AppGroup(
+    "zoom",
+    help="Zoom's REST side: backfill, users sync, a fake Zoom to develop against.",
+)
 keys_cli = AppGroup("keys", help="Encryption keys of secrets stored in the database.")
 
 
@@ -230,6 +239,99 @@ def zoom_fake(port: int, data: Path | None) -> None:
         client_id=config.get("ZOOM_CLIENT_ID") or "fake-client",
         client_secret=config.get("ZOOM_CLIENT_SECRET") or "fake-secret",
     )
+
+
+@zoom_cli.command("backfill")
+@click.option("--course", "course_code", default=None, help="Only this course's code.")
+@click.option(
+    "--connection",
+    "connection_id",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only this connection's account (default: every one with credentials).",
+)
+def zoom_backfill(course_code: str | None, connection_id: int | None) -> None:
+    """Create the classes Zoom lists as ended that sent no events here, from their reports."""
+    from attendance.services.backfill import backfill
+
+    for connection, label in _api_connections(connection_id):
+        result = _run_zoom(partial(backfill, connection, course_code))
+        click.echo(f"{label}: {result.summary}")
+
+
+@zoom_cli.command("sync-users")
+@click.option(
+    "--connection",
+    "connection_id",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only this connection's account (default: every one with credentials).",
+)
+def zoom_sync_users(connection_id: int | None) -> None:
+    """Teach the matcher students' Zoom user ids from their accounts' users."""
+    from attendance.services.account_users import sync_users
+
+    for connection, label in _api_connections(connection_id):
+        result = _run_zoom(partial(sync_users, connection))
+        click.echo(f"{label}: {result.summary}")
+
+
+def _api_connections(connection_id: int | None) -> list[tuple[int | None, str]]:
+    """The connections to call Zoom through, labelled; a clear error when there is none.
+
+    :raises click.ClickException: (exit 1) for an unknown connection, or one
+        without Server-to-Server OAuth credentials.
+    """
+    from attendance.models import ZoomConnection
+    from attendance.services.zoom_clients import (
+        connection_ids_with_credentials,
+        credentials_of,
+    )
+
+    if connection_id is None:
+        ids = connection_ids_with_credentials()
+        if not ids:
+            raise click.ClickException(
+                "no Zoom connection has API credentials: set ZOOM_ACCOUNT_ID, "
+                "ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET, or add a connection's "
+                "client id and secret on the Zoom connections page"
+            )
+    else:
+        connection = db.session.get(ZoomConnection, connection_id)
+        if connection is None:
+            raise click.ClickException(f"no Zoom connection {connection_id}")
+        if credentials_of(connection_id) is None:
+            raise click.ClickException(
+                f"Zoom connection {connection_id} ({connection.name}) has no API "
+                "credentials: add its Server-to-Server OAuth client id and secret"
+            )
+        ids = [connection_id]
+    names = dict(
+        db.session.execute(
+            db.select(ZoomConnection.id, ZoomConnection.name).where(
+                ZoomConnection.id.in_([i for i in ids if i is not None])
+            )
+        ).all()
+    )
+    return [
+        (i, "environment" if i is None else f"connection {i} ({names.get(i, '')})")
+        for i in ids
+    ]
+
+
+def _run_zoom(run: Callable[[], JobResult]) -> JobResult:
+    """Run a Zoom job body now; what Zoom or the input refuses ends the command (exit 1)."""
+    from attendance.errors import ZoomError, ZoomRateLimited
+
+    try:
+        return run()
+    except ZoomRateLimited as exc:
+        raise click.ClickException(
+            f"Zoom's {exc.kind} rate limit is reached until "
+            f"{exc.reset_at.isoformat()}: run it again after that"
+        ) from exc
+    except (ZoomError, NotFound) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def register_cli(app: Flask) -> None:

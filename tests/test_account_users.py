@@ -11,7 +11,7 @@ from sqlalchemy import select
 from attendance.core.model import LinkKind, LinkSource
 from attendance.errors import ZoomRateLimited
 from attendance.extensions import db
-from attendance.models import IdentityLinkRow, Student
+from attendance.models import IdentityLinkRow, Student, ZoomConnection
 from attendance.services.account_users import account_source, sync_users
 from tests.engine_support import (
     UUID,
@@ -272,3 +272,85 @@ def test_sync_users_without_credentials_does_nothing(app, fake: Fake) -> None:
     assert (result.fetched, result.changed) == (0, 0)
     assert "no Zoom API credentials" in result.summary
     assert fake.calls() == []
+
+
+# -- the command line ---------------------------------------------------------
+
+
+def _connection(app, **fields: Any) -> int:
+    with app.app_context():
+        connection = ZoomConnection(**fields)
+        db.session.add(connection)
+        db.session.commit()
+        return connection.id
+
+
+def test_cli_sync_users_prints_the_summary(app, fake: Fake, runner) -> None:
+    course = make_course(app)
+    fake.users([_user("zu-ana", "ana@uni.edu")])
+    result = runner.invoke(args=["zoom", "sync-users"])
+    assert result.exit_code == 0, result.output
+    assert "environment: 1 Zoom users; 1 students linked by e-mail; 1 links added" in (
+        result.output
+    )
+    assert _links(app) == {(f"{course}:S1", "zoom_user", "zu-ana", "account")}
+
+
+def test_cli_sync_users_through_a_connection_with_credentials(
+    app, fake: Fake, runner
+) -> None:
+    course = make_course(app)
+    fake.post(
+        "/_fake/accounts",
+        {"account_id": "acct-b", "client_id": "cid-b", "client_secret": "sec-b"},
+    )
+    fake.users([_user("zu-ana", "ana@uni.edu")])
+    pk = _connection(
+        app,
+        name="Campus B",
+        account_id="acct-b",
+        client_id="cid-b",
+        client_secret="sec-b",
+    )
+    result = runner.invoke(args=["zoom", "sync-users", "--connection", str(pk)])
+    assert result.exit_code == 0, result.output
+    assert f"connection {pk} (Campus B): 1 Zoom users" in result.output
+    assert "sec-b" not in result.output
+    with app.app_context():
+        (owner,) = db.session.scalars(select(IdentityLinkRow.created_by))
+    assert owner == account_source(pk)
+    assert _links(app) == {(f"{course}:S1", "zoom_user", "zu-ana", "account")}
+
+
+@pytest.mark.parametrize(
+    ("connection", "message"),
+    [
+        ("no-credentials", "has no API credentials"),
+        ("999", "no Zoom connection 999"),
+    ],
+)
+def test_cli_sync_users_refuses_a_connection_it_cannot_use(
+    app, fake: Fake, runner, connection: str, message: str
+) -> None:
+    if connection == "no-credentials":
+        connection = str(_connection(app, name="Campus C", account_id="acct-c"))
+    result = runner.invoke(args=["zoom", "sync-users", "--connection", connection])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert fake.calls() == []
+
+
+def test_cli_sync_users_without_any_credentials_exits_1(database_url, app) -> None:
+    from tests.conftest import make_test_app
+
+    plain = make_test_app(database_url)  # no ZOOM_* credentials, no connection
+    result = plain.test_cli_runner().invoke(args=["zoom", "sync-users"])
+    assert result.exit_code == 1
+    assert "no Zoom connection has API credentials" in result.output
+
+
+def test_cli_sync_users_on_a_daily_limit_says_until_when(app, fake: Fake, runner):
+    fake.fault("429-daily", retry_after="iso", seconds=3600)
+    result = runner.invoke(args=["zoom", "sync-users"])
+    assert result.exit_code == 1
+    assert "daily rate limit is reached until" in result.output

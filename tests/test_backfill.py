@@ -1,0 +1,302 @@
+"""Missed meetings (CONTRACT §6): instances Zoom lists with no events here, from the fake Zoom."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from attendance.errors import NotFound, ZoomRateLimited
+from attendance.extensions import db
+from attendance.models import Meeting, ReportRowRecord, ZoomConnection
+from attendance.services.backfill import backfill
+from tests.engine_support import (
+    HOST,
+    NUMBER,
+    UUID,
+    E,
+    S,
+    ended,
+    iso,
+    make_course,
+    records,
+    session,
+    started,
+)
+from tests.zoom_fake_support import Fake, app_on_fake_zoom, fake_zoom  # noqa: F401
+
+MIN = timedelta(minutes=1)
+WEEK = timedelta(days=7)
+#: A class held a week later while the server was down: Zoom has it, we have nothing.
+MISSED = "missed/+week==="
+OTHER_NUMBER = 98765432101
+
+
+def _row(
+    user_id: str,
+    name: str,
+    email: str,
+    join: datetime,
+    leave: datetime,
+    zoom_id: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "id": zoom_id,
+        "user_id": user_id,
+        "participant_user_id": zoom_id,
+        "name": name,
+        "user_email": email,
+        "join_time": iso(join),
+        "leave_time": iso(leave),
+        "duration": int((leave - join).total_seconds()),
+        "failover": False,
+        "status": "in_meeting",
+        "customer_key": "",
+        "registrant_id": "",
+        "bo_mtg_id": "",
+        **extra,
+    }
+
+
+def _missed_report(start: datetime) -> list[dict[str, Any]]:
+    """Host, Ana all along, Ben leaving 20 minutes early, a guest; Chen, Dana absent."""
+    end = start + timedelta(hours=1)
+    return [
+        _row("1001", "Teacher", "", start, end, zoom_id=HOST),
+        _row("1002", "Ana Díaz", "ana@uni.edu", start + MIN, end),
+        _row("1003", "Ben Okafor", "ben@uni.edu", start + 2 * MIN, end - 20 * MIN),
+        _row("1004", "Visitor", "", start + 5 * MIN, start + 10 * MIN),
+    ]
+
+
+def _play(zoom, uuid: str = UUID) -> None:
+    """A class whose webhooks arrived: Ana alone, all along."""
+    events = [started(uuid=uuid, at=S)]
+    events += session("Ana Díaz", S + MIN, E, email="ana@uni.edu", uuid=uuid)
+    events.append(ended(uuid=uuid, at=E))
+    for event in events:
+        assert zoom.post(event).status_code == 200
+
+
+def _run(app, connection_id: int | None = None, course: str | None = None):
+    with app.app_context():
+        return backfill(connection_id, course)
+
+
+def _meetings(app) -> dict[str, dict[str, Any]]:
+    with app.app_context():
+        return {
+            m.uuid: {
+                "course_id": m.course_id,
+                "zoom_meeting_id": m.zoom_meeting_id,
+                "status": m.status,
+                "backfilled": m.backfilled,
+                "connection_id": m.connection_id,
+                "start_time": m.start_time,
+                "end_time": m.end_time,
+                "host_id": m.host_id,
+                "participant_count": m.participant_count,
+                "rows": db.session.scalar(
+                    select(func.count())
+                    .select_from(ReportRowRecord)
+                    .where(ReportRowRecord.meeting_id == m.id)
+                ),
+            }
+            for m in db.session.scalars(select(Meeting))
+        }
+
+
+@pytest.fixture
+def course(app, zoom, fake: Fake) -> int:
+    """BIO-101 with a class played here (UUID) and one Zoom has that we missed."""
+    course_id = make_course(app)
+    _play(zoom)
+    fake.instances(
+        NUMBER,
+        [
+            {"uuid": UUID, "start_time": iso(S)},
+            {"uuid": MISSED, "start_time": iso(S + WEEK)},
+        ],
+    )
+    fake.participants(MISSED, _missed_report(S + WEEK))
+    # Zoom's report of the played class differs from its webhooks: it must not be read.
+    fake.participants(UUID, [_row("2001", "Chen Wei", "chen@uni.edu", S, E)])
+    return course_id
+
+
+def test_backfill_creates_a_missed_meeting_with_attendance(app, fake: Fake, course):
+    result = _run(app)
+    assert (result.fetched, result.changed, result.outcome) == (2, 1, "done")
+    assert "1 meetings created" in result.summary
+    assert "1 already here" in result.summary
+    missed = _meetings(app)[MISSED]
+    assert missed == {
+        "course_id": course,
+        "zoom_meeting_id": NUMBER,
+        "status": "ended",
+        "backfilled": True,
+        "connection_id": None,
+        "start_time": S + WEEK,
+        "end_time": S + WEEK + timedelta(hours=1),  # the latest leave
+        "host_id": HOST,  # the number's host, from the class played here
+        "participant_count": 3,  # Ana, Ben and the visitor; the host is not counted
+        "rows": 4,
+    }
+    got = records(app, MISSED)
+    assert {sid: r["status"] for sid, r in got.items()} == {
+        "S1": "Present",
+        "S2": "Left Early",
+        "S3": "Absent",
+        "S4": "Absent",
+    }
+    assert got["S1"]["matched_by"] == "email"
+
+
+def test_backfill_leaves_an_instance_with_events_here_alone(app, fake: Fake, course):
+    before = records(app, UUID)
+    _run(app)
+    played = _meetings(app)[UUID]
+    assert (played["backfilled"], played["rows"]) == (False, 0)
+    assert records(app, UUID) == before
+    assert fake.calls(f"/v2/report/meetings/{UUID}") == []
+    assert not [c for c in fake.calls("/v2/") if "Ab3xY" in c["path"]]
+
+
+def test_backfill_twice_creates_nothing_the_second_time(app, fake: Fake, course):
+    assert _run(app).changed == 1
+    first = _meetings(app)
+    reports = len(fake.calls("/v2/report/"))
+    again = _run(app)
+    assert (again.fetched, again.changed) == (2, 0)
+    assert "2 already here" in again.summary
+    assert _meetings(app) == first
+    assert len(fake.calls("/v2/report/")) == reports  # no report fetched again
+
+
+def test_a_failed_instance_is_named_and_the_others_are_still_created(
+    app, fake: Fake, course
+):
+    gone = "gone-instance=="
+    fake.instances(
+        NUMBER,
+        [
+            {"uuid": gone, "start_time": iso(S + 2 * WEEK)},  # Zoom has no report
+            {"uuid": MISSED, "start_time": iso(S + WEEK)},
+        ],
+    )
+    result = _run(app)
+    assert result.changed == 1
+    assert f"1 failed: {gone}: Zoom has no report for it" in result.summary
+    assert _meetings(app)[MISSED]["backfilled"] is True
+    assert gone not in _meetings(app)
+    # Its report fell back to past participants before giving up.
+    assert fake.calls("/v2/past_meetings/gone-instance")
+
+
+def test_backfill_of_one_course_asks_only_for_its_numbers(app, fake: Fake, course):
+    make_course(app, number=OTHER_NUMBER, code="CHEM-1")
+    fake.instances(OTHER_NUMBER, [{"uuid": "chem-1==", "start_time": iso(S)}])
+    fake.participants("chem-1==", _missed_report(S))
+    result = _run(app, course="CHEM-1")
+    assert (result.fetched, result.changed) == (1, 1)
+    assert fake.calls(f"/v2/past_meetings/{NUMBER}/instances") == []
+    assert MISSED not in _meetings(app)
+    assert _meetings(app)["chem-1=="]["zoom_meeting_id"] == OTHER_NUMBER
+
+
+def test_backfill_of_an_unknown_course_is_refused(app, fake: Fake) -> None:
+    with pytest.raises(NotFound):
+        _run(app, course="NOPE-1")
+    assert fake.calls() == []
+
+
+def test_a_daily_rate_limit_stops_the_run_and_keeps_what_was_created(
+    app, fake: Fake, course
+):
+    make_course(app, number=OTHER_NUMBER, code="CHEM-1")
+    fake.instances(OTHER_NUMBER, [{"uuid": "chem-1==", "start_time": iso(S)}])
+    fake.participants("chem-1==", _missed_report(S))
+    # BIO's instances and report pass; CHEM's instances call meets the daily limit.
+    fake.post("/_fake/faults", {"kind": "sleep", "count": 2, "seconds": 0.0})
+    fake.fault("429-daily", retry_after="iso", seconds=3600)
+    with pytest.raises(ZoomRateLimited):
+        _run(app)
+    assert _meetings(app)[MISSED]["backfilled"] is True
+    assert "chem-1==" not in _meetings(app)
+    # The deferred rerun goes on from there.
+    result = _run(app)
+    assert result.changed == 1
+    assert "chem-1==" in _meetings(app)
+
+
+def test_backfill_without_credentials_calls_nobody(app, fake: Fake) -> None:
+    make_course(app)
+    result = _run(app, 999)
+    assert (result.fetched, result.changed) == (0, 0)
+    assert "no Zoom API credentials" in result.summary
+    assert fake.calls() == []
+
+
+# -- the command line ---------------------------------------------------------
+
+
+def test_cli_backfill_of_a_course_through_a_connection(
+    app, fake: Fake, course, runner
+) -> None:
+    fake.post(
+        "/_fake/accounts",
+        {"account_id": "acct-b", "client_id": "cid-b", "client_secret": "sec-b"},
+    )
+    with app.app_context():
+        connection = ZoomConnection(
+            name="Campus B",
+            account_id="acct-b",
+            client_id="cid-b",
+            client_secret="sec-b",
+        )
+        db.session.add(connection)
+        db.session.commit()
+        pk = connection.id
+    result = runner.invoke(
+        args=["zoom", "backfill", "--course", "BIO-101", "--connection", str(pk)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"connection {pk} (Campus B): 1 meeting numbers, 2 ended instances" in (
+        result.output
+    )
+    assert "1 meetings created" in result.output
+    assert _meetings(app)[MISSED]["connection_id"] == pk
+    again = runner.invoke(args=["zoom", "backfill"])  # the environment's: same account
+    assert again.exit_code == 0, again.output
+    assert "environment: 1 meeting numbers, 2 ended instances: 0 meetings" in (
+        again.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--course", "NOPE-1"], "no course 'NOPE-1'"),
+        (["--connection", "999"], "no Zoom connection 999"),
+    ],
+)
+def test_cli_backfill_refuses_what_does_not_exist(
+    app, fake: Fake, runner, args: list[str], message: str
+) -> None:
+    make_course(app)
+    result = runner.invoke(args=["zoom", "backfill", *args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert not fake.calls("/v2/")
+
+
+def test_cli_backfill_without_credentials_exits_1(database_url, app) -> None:
+    from tests.conftest import make_test_app
+
+    plain = make_test_app(database_url)  # no ZOOM_* credentials, no connection
+    result = plain.test_cli_runner().invoke(args=["zoom", "backfill"])
+    assert result.exit_code == 1
+    assert "no Zoom connection has API credentials" in result.output
