@@ -66,6 +66,14 @@ def request_reconcile(meeting: Meeting, run_at: datetime | None = None) -> Job:
     )
 
 
+def meeting_job(meeting_id: int) -> Job | None:
+    """The meeting's reconciliation job while it waits or runs; None otherwise."""
+    job = db.session.scalar(select(Job).where(Job.key == reconcile_key(meeting_id)))
+    if job is None or job.status not in ("queued", "running"):
+        return None
+    return job
+
+
 @jobs.handler(RECONCILE)
 def run_reconcile(job: Job) -> JobResult:
     """Fetch the meeting's report and apply it; a missing report is asked for again later."""

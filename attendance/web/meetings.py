@@ -13,9 +13,13 @@ from attendance.extensions import db
 from attendance.models import Course
 from attendance.services.corrections import meeting_matches
 from attendance.services.courses import set_counts, visible_courses
+from attendance.services.jobs import recent_runs, wake
 from attendance.services.live import participant_counts
+from attendance.services.reconciliation import state_json
 from attendance.services.reports import attendance
 from attendance.services.suggestions import meeting_suggestions
+from attendance.services.zoom_clients import credentials_of
+from attendance.services.zoom_jobs import meeting_job, request_reconcile
 from attendance.web import queries
 from attendance.web.access import ID, int_arg, meeting_or_404, visible_course_ids
 from attendance.web.forms import ActionForm
@@ -121,5 +125,60 @@ def meeting(meeting_id: int):
         statuses=STATUSES,
         timeline=queries.timeline(meeting, records),
         ended=meeting.effective_end is not None,
+        recon=_reconciliation(meeting, records, guests),
         action=ActionForm(),
+    )
+
+
+def _reconciliation(meeting, records, guests) -> dict:
+    """The meeting's reconciliation for its page: state, changes by name, runs."""
+    state = state_json(meeting.id)
+    names = {r["student_pk"]: f"{r['first_name']} {r['last_name']}" for r in records}
+    guest_names = {g["participant_pk"]: g["name"] or "(no name)" for g in guests}
+    changes = [
+        {
+            **c,
+            "who": names.get(c.get("student_pk"))
+            or guest_names.get(c.get("participant_pk"))
+            or "someone no longer listed",
+        }
+        for c in state["changes"]
+    ]
+    why_not = None
+    if meeting.effective_end is None:
+        why_not = "It can be reconciled once the meeting has ended."
+    elif credentials_of(meeting.connection_id) is None:
+        why_not = (
+            "Its Zoom connection has no API credentials: an administrator can add "
+            "them on the Zoom connections page."
+        )
+    return {
+        "state": state,
+        "queued": meeting_job(meeting.id) is not None,
+        "changes": changes,
+        "runs": recent_runs(meeting_id=meeting.id),
+        "can": why_not is None,
+        "why_not": why_not,
+    }
+
+
+@bp.post(f"/meetings/<{ID}:meeting_id>/reconcile")
+@login_required
+def meeting_reconcile(meeting_id: int):
+    """ "Reconcile now": queue the meeting's reconciliation and wake the scheduler."""
+    meeting = meeting_or_404(meeting_id)
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form expired: reload the page and try again.")
+    try:
+        request_reconcile(meeting)
+    except Conflict as exc:
+        abort(409, description=f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+    db.session.commit()
+    wake()
+    flash(
+        "Reconciliation queued: reload in a moment to see what Zoom's report changed.",
+        "success",
+    )
+    return redirect(
+        url_for("web.meeting", meeting_id=meeting.id, _anchor="zoom-report-title")
     )
