@@ -212,7 +212,11 @@ def _lost_line(lost: dict[str, Connection]) -> str:
     """Who lost their final leave, and when they really left."""
     named = ", ".join(
         f"{student_id} {conn.name}"
-        + (f" (left {conn.leave:%H:%M:%S})" if conn.leave else " (stayed to the end)")
+        + (
+            f" (left {conn.leave:%H:%M:%S} UTC)"
+            if conn.leave
+            else " (stayed to the end)"
+        )
         for student_id, conn in lost.items()
     )
     return f"lost by Zoom, never sent: the final leave of {len(lost)} students: {named}"
@@ -501,11 +505,11 @@ def _class_line(
         students_line = "its own roster, none added"
         if played[1]:
             students_line += f"; {played[1]} withdrawn left out"
-    sent = "none sent" if deliveries is None else f"as {deliveries} deliveries"
+    sent = ", none sent" if deliveries is None else f" as {deliveries} deliveries"
     return (
         f"{course_code}: {len(sim.roster)} students ({students_line}); "
         f"meeting {sim.meeting_number} instance {sim.meeting_uuid}; "
-        f"{len(sim.events)} events {sent}; seed {seed}"
+        f"{len(sim.events)} events{sent}; seed {seed}"
     )
 
 
