@@ -11,7 +11,7 @@ from sqlalchemy import select
 from attendance.core.model import LinkKind, LinkSource
 from attendance.errors import ZoomRateLimited
 from attendance.extensions import db
-from attendance.models import IdentityLinkRow, Student, ZoomConnection
+from attendance.models import IdentityLinkRow, Participant, Student, ZoomConnection
 from attendance.services.account_users import account_source, sync_users
 from tests.engine_support import (
     UUID,
@@ -354,3 +354,68 @@ def test_cli_sync_users_on_a_daily_limit_says_until_when(app, fake: Fake, runner
     result = runner.invoke(args=["zoom", "sync-users"])
     assert result.exit_code == 1
     assert "daily rate limit is reached until" in result.output
+
+
+# -- the course's keys ----------------------------------------------------------
+
+
+def test_an_account_key_is_listed_and_forgetting_it_keeps_the_sync_off(
+    app, fake: Fake, zoom, client, bearers
+) -> None:
+    course = make_course(app)
+    admin = bearers(root=True)["root"]
+    fake.users([_user("zu-ana", "ana@uni.edu")])
+    _sync(app)
+    _play(zoom, UUID, 0, [("iPhone 12", "", "zu-ana")])
+    assert records(app)["S1"]["matched_by"] == "zoom_user"
+
+    listed = client.get(f"/api/v1/courses/{course}/links", headers=admin)
+    assert listed.status_code == 200, listed.get_json()
+    (key,) = listed.get_json()
+    assert (key["kind"], key["value"], key["learned"], key["meeting_id"]) == (
+        "zoom_user",
+        "zu-ana",
+        "account",
+        None,
+    )
+    gone = client.delete(f"/api/v1/courses/{course}/links/{key['id']}", headers=admin)
+    assert gone.status_code in (200, 204), gone.get_data(as_text=True)
+    # The meeting that matched by it is recomputed: "iPhone 12" is a guest again.
+    assert records(app)["S1"]["status"] == "Absent"
+    assert client.get(f"/api/v1/courses/{course}/links", headers=admin).get_json() == []
+    # The next sync leaves the forgotten key alone.
+    again = _sync(app)
+    assert again.changed == 0
+    assert "1 left alone" in again.summary
+    assert _links(app) == {(f"{course}:S1", "zoom_user", "zu-ana", "forgotten")}
+
+
+def test_a_manual_match_is_refused_a_key_the_account_gave_another_student(
+    app, fake: Fake, zoom, client, bearers
+) -> None:
+    course = make_course(app)
+    admin = bearers(root=True)["root"]
+    fake.users([_user("zu-ana", "ana@uni.edu")])
+    _sync(app)
+    _play(zoom, UUID, 0, [("iPhone 12", "", "zu-ana")])
+    meeting = client.get(
+        "/api/v1/meetings", query_string={"uuid": UUID}, headers=admin
+    ).get_json()[0]
+    with app.app_context():
+        participant = db.session.scalar(
+            select(Participant.id).where(Participant.zoom_user_id == "zu-ana")
+        )
+    answer = client.post(
+        f"/api/v1/meetings/{meeting['id']}/participants/{participant}/match",
+        json={"student_id": _pk(app, course, "S2"), "remember": True},
+        headers=admin,
+    )
+    # Without the account key among the owners, the key would be stored for Ben
+    # and silently lost (the zoom_user step comes before the manual one): the
+    # answer says it was refused, as for any key another student holds.
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["refused"] == [
+        {"kind": "zoom_user", "value": "zu-ana", "student_pk": _pk(app, course, "S1")}
+    ]
+    assert answer.get_json()["remembered"] == []
+    assert records(app)["S1"]["matched_by"] == "zoom_user"

@@ -26,6 +26,9 @@ from attendance.services.generation import regenerate_ended
 
 #: A key: its kind and its value as stored (ids trimmed, e-mails and names normalized).
 Key = tuple[LinkKind, str]
+#: The sources of keys deleting keeps as ``forgotten``: they would come back
+#: otherwise (learned again by regenerating, or listed again by the users sync).
+_FORGETTABLE = (LinkSource.LEARNED.value, LinkSource.ACCOUNT.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +48,12 @@ class RememberedKey:
 
 
 def _course_wide(course_id: int):
-    """The condition of the course's keys: learned ones and remembered manual ones."""
+    """The condition of the course's keys: learned ones, the Zoom account's (§6
+    account users) and remembered manual ones."""
     return and_(
         IdentityLinkRow.course_id == course_id,
         or_(
-            IdentityLinkRow.source == LinkSource.LEARNED.value,
+            IdentityLinkRow.source.in_(_FORGETTABLE),
             and_(
                 IdentityLinkRow.source == LinkSource.MANUAL.value,
                 IdentityLinkRow.meeting_id.is_(None),
@@ -116,9 +120,10 @@ def _learned(row: IdentityLinkRow, origin_step: str | None) -> str:
 def delete_key(course_id: int, link_id: int) -> IdentityLinkRow:
     """Forget one key of the course, alone, and regenerate the ended meetings it served.
 
-    Gone for good either way: a learned key is kept as ``forgotten`` (it matches
-    by nothing and is listed nowhere), so that regenerating the meeting it was
-    learned in does not learn it again.
+    Gone for good either way: a learned or an account key is kept as
+    ``forgotten`` (it matches by nothing and is listed nowhere), so that
+    regenerating the meeting it was learned in does not learn it again, nor the
+    users sync list it again.
 
     :raises NotFound: when the course has no such key.
     """
@@ -130,13 +135,14 @@ def delete_key(course_id: int, link_id: int) -> IdentityLinkRow:
     if row is None:
         raise NotFound("no such remembered key in this course")
     affected = meetings_carrying(course_id, [(LinkKind(row.kind), row.value)])
-    if row.source == LinkSource.LEARNED.value:
-        # Every meeting that learned it: the key is forgotten, not one copy of it.
+    if row.source in _FORGETTABLE:
+        # Every meeting that learned it, every sync that listed it: the key is
+        # forgotten, not one copy of it.
         db.session.execute(
             update(IdentityLinkRow)
             .where(
                 IdentityLinkRow.course_id == course_id,
-                IdentityLinkRow.source == LinkSource.LEARNED.value,
+                IdentityLinkRow.source.in_(_FORGETTABLE),
                 IdentityLinkRow.kind == row.kind,
                 IdentityLinkRow.value == row.value,
                 IdentityLinkRow.student_id == row.student_id,

@@ -26,6 +26,7 @@ LEARNED_LABELS = {
     "manual": "Manual match",
     "email": "Matched by e-mail",
     "alias": "Matched by alias",
+    "account": "Zoom account user",
 }
 
 
