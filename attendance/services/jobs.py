@@ -50,6 +50,8 @@ Handler = Callable[[Job], JobResult]
 _HANDLERS: dict[str, Handler] = {}
 #: Called when a job's attempts are spent or it ends "not available" (per kind).
 _GIVE_UP: dict[str, Callable[[Job, str, str], None]] = {}
+#: Called after every run of a job of the kind, in the settling transaction.
+_SETTLED: dict[str, Callable[[Job, str, str | None], None]] = {}
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -65,6 +67,11 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 def on_give_up(kind: str, function: Callable[[Job, str, str], None]) -> None:
     """Have ``function(job, outcome, error)`` run when a job of ``kind`` stops for good."""
     _GIVE_UP[kind] = function
+
+
+def on_settled(kind: str, function: Callable[[Job, str, str | None], None]) -> None:
+    """Have ``function(job, outcome, error)`` run after each run of a job of ``kind``."""
+    _SETTLED[kind] = function
 
 
 def worker_name() -> str:
@@ -243,6 +250,8 @@ def _settle(
     db.session.add(run)
     if gave_up and job.kind in _GIVE_UP:
         _GIVE_UP[job.kind](job, outcome, error or "")
+    if job.kind in _SETTLED:
+        _SETTLED[job.kind](job, outcome, error)
     db.session.commit()
     return run
 

@@ -16,7 +16,14 @@ from sqlalchemy import ColumnElement, func, or_, select
 
 from attendance.errors import Conflict, ZoomError, ZoomNotFound, ZoomRateLimited
 from attendance.extensions import db
-from attendance.models import Job, Meeting, ReconcileState, Reconciliation
+from attendance.models import (
+    Job,
+    Meeting,
+    ReconcileState,
+    Reconciliation,
+    ZoomConnection,
+)
+from attendance.models.connection import ConnectionStatus
 from attendance.models.types import utcnow
 from attendance.services import jobs, reconciliation
 from attendance.services.job_results import JobResult
@@ -62,7 +69,11 @@ def request_reconcile(meeting: Meeting, run_at: datetime | None = None) -> Job:
         )
     reconciliation.mark(meeting.id, ReconcileState.PENDING)
     return jobs.enqueue(
-        RECONCILE, reconcile_key(meeting.id), run_at=run_at, meeting_id=meeting.id
+        RECONCILE,
+        reconcile_key(meeting.id),
+        run_at=run_at,
+        meeting_id=meeting.id,
+        connection_id=meeting.connection_id,
     )
 
 
@@ -122,6 +133,25 @@ def _reconcile_gave_up(job: Job, outcome: str, error: str) -> None:
 
 
 jobs.on_give_up(RECONCILE, _reconcile_gave_up)
+
+
+def _connection_health(job: Job, outcome: str, error: str | None) -> None:
+    """A connection's status follows its jobs: an error until one succeeds again."""
+    if job.connection_id is None:
+        return  # the environment's connection: health and the logs show it
+    connection = db.session.get(ZoomConnection, job.connection_id)
+    if connection is None:
+        return
+    if outcome in ("retry", "failed") and error:
+        connection.status = ConnectionStatus.ERROR.value
+        connection.error = f"{job.kind.replace('_', ' ')}: {error}"[:2000]
+    elif outcome == "done":
+        connection.status = ConnectionStatus.OK.value
+        connection.error = None
+
+
+for _kind in (RECONCILE, BACKFILL, USERS_SYNC):
+    jobs.on_settled(_kind, _connection_health)
 
 
 def queue_ended_meetings(now: datetime | None = None) -> int:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -17,6 +25,13 @@ from attendance.services.connections import (
     delete_connection,
     update_connection,
     webhook_path,
+)
+from attendance.services.jobs import recent_runs, wake
+from attendance.services.zoom_clients import credentials_of
+from attendance.services.zoom_jobs import (
+    BACKFILL,
+    USERS_SYNC,
+    request_connection_job,
 )
 from attendance.web.access import ID, admin_required
 from attendance.web.forms import ActionForm
@@ -52,6 +67,10 @@ class ConnectionForm(FlaskForm):
     clear_credentials = BooleanField("Remove the client id and secret")
 
 
+#: Background runs listed on the page.
+RUNS_SHOWN = 20
+
+
 def _url(connection: ZoomConnection) -> str:
     return request.host_url.rstrip("/") + webhook_path(connection)
 
@@ -78,6 +97,9 @@ def _page(
         env_url=request.host_url.rstrip("/") + "/api/zoom/webhook",
         env_secrets=len(config["ZOOM_WEBHOOK_SECRETS"]),
         env_account=config.get("ZOOM_ACCOUNT_ID"),
+        env_credentials=credentials_of(None) is not None,
+        runs=recent_runs(limit=RUNS_SHOWN),
+        names={c.id: c.name for c in connections},
     ), status
 
 
@@ -184,6 +206,34 @@ def update_connection_view(connection_id: int):
             status=exc.status,
         )
     return _saved(f"Saved {connection.name}.")
+
+
+@bp.post("/admin/connections/run")
+@admin_required
+def run_connection_job():
+    """Queue a connection's users sync or backfill now (``connection`` blank: the environment's)."""
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form expired: reload the page and try again.")
+    kind = request.form.get("kind", "")
+    if kind not in (BACKFILL, USERS_SYNC):
+        abort(400, description="Unknown kind of job.")
+    raw = request.form.get("connection", "").strip()
+    connection_id: int | None = None
+    if raw:
+        if not raw.isdigit() or len(raw) > 9:
+            abort(400, description="Unknown connection.")
+        connection_id = int(raw)
+        if db.session.get(ZoomConnection, connection_id) is None:
+            abort(404, description="There is no such connection.")
+    try:
+        request_connection_job(kind, connection_id)
+    except Conflict as exc:
+        abort(409, description=f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+    db.session.commit()
+    wake()
+    what = "Users sync" if kind == USERS_SYNC else "Backfill of missed meetings"
+    flash(f"{what} queued: its run shows below when it finishes.", "success")
+    return redirect(url_for("web.connections", _anchor="runs-title"), 303)
 
 
 @bp.post(f"/admin/connections/<{ID}:connection_id>/delete")
