@@ -37,8 +37,30 @@ def test_health_ok_shape(client):
             "oldest_unapplied_seconds": None,
             "restarts": 0,
         },
+        "jobs": {"queued": 0, "overdue": 0, "failed": 0},
         "version": "0.1.0",
     }
+
+
+def test_health_counts_jobs_no_scheduler_picked_up(app, client):
+    from datetime import timedelta
+
+    from attendance.extensions import db
+    from attendance.models import Job
+    from attendance.models.types import utcnow
+
+    with app.app_context():
+        now = utcnow()
+        db.session.add_all(
+            [
+                Job(kind="users_sync", key="a", run_at=now + timedelta(hours=1)),
+                Job(kind="users_sync", key="b", run_at=now - timedelta(minutes=30)),
+                Job(kind="backfill", key="c", status="failed", run_at=now),
+            ]
+        )
+        db.session.commit()
+    body = client.get("/api/zoom/health").get_json()
+    assert body["jobs"] == {"queued": 2, "overdue": 1, "failed": 1}
 
 
 def test_health_reports_last_event_validation_and_failures(client, zoom, monkeypatch):

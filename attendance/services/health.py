@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from flask import Flask
@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from attendance import message_queue
 from attendance.database import WRITE_OPTION, bound_statement_time
 from attendance.extensions import db
-from attendance.models import EventStatus, WebhookEvent
+from attendance.models import EventStatus, Job, JobStatus, WebhookEvent
 from attendance.models.types import iso, utcnow
 from attendance.version import __version__
 
@@ -38,6 +38,8 @@ PROBE_ATTEMPTS = 3
 PROBE_RETRY_SECONDS = 0.15
 #: Counting queued events stops here: a backlog larger than this is reported as this.
 UNAPPLIED_COUNT_CAP = 100_000
+#: A queued job this long past its time has not been picked up by any scheduler.
+JOB_OVERDUE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,10 @@ class _Probe:
     failed: int = 0
     unapplied: int = 0
     oldest_unapplied_at: datetime | None = None
+    #: Durable jobs (reconcile, backfill, users sync): waiting, overdue, given up.
+    jobs_queued: int = 0
+    jobs_overdue: int = 0
+    jobs_failed: int = 0
 
 
 def _probe_database() -> _Probe:
@@ -87,6 +93,7 @@ def _probe_once() -> _Probe:
             oldest = conn.scalar(
                 select(table.c.received_at).where(queued).order_by(table.c.id).limit(1)
             )
+            jobs = _job_counts(conn)
     except Exception as exc:  # noqa: BLE001 - any database failure means degraded
         lines = str(exc).splitlines()
         log.warning(
@@ -96,7 +103,30 @@ def _probe_once() -> _Probe:
         )
         return _Probe(ok=False)
     # The columns' UTC type makes both aware, on SQLite too.
-    return _Probe(True, last, int(failed or 0), int(unapplied or 0), oldest)
+    return _Probe(True, last, int(failed or 0), int(unapplied or 0), oldest, *jobs)
+
+
+def _job_counts(conn: Any) -> tuple[int, int, int]:
+    """Jobs waiting, waiting longer than ``JOB_OVERDUE`` past their time, and failed.
+
+    Overdue jobs mean no scheduler is running them (or it is stuck): health says so.
+    """
+    jobs = Job.__table__
+    queued = jobs.c.status == JobStatus.QUEUED.value
+    counts = conn.execute(
+        select(jobs.c.status, func.count()).group_by(jobs.c.status)
+    ).all()
+    by_status = {status: int(n) for status, n in counts}
+    overdue = conn.scalar(
+        select(func.count())
+        .select_from(jobs)
+        .where(queued, jobs.c.run_at < utcnow() - JOB_OVERDUE)
+    )
+    return (
+        by_status.get(JobStatus.QUEUED.value, 0),
+        int(overdue or 0),
+        by_status.get(JobStatus.FAILED.value, 0),
+    )
 
 
 class _Cached:
@@ -173,6 +203,11 @@ def health_report(app: Flask, intake: Intake) -> tuple[dict[str, Any], int]:
                 round((utcnow() - oldest).total_seconds(), 1) if oldest else None
             ),
             "restarts": own.restarts,
+        },
+        "jobs": {
+            "queued": probe.jobs_queued,
+            "overdue": probe.jobs_overdue,
+            "failed": probe.jobs_failed,
         },
         "version": __version__,
     }
