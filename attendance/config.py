@@ -256,6 +256,12 @@ def finalize(config: dict[str, Any]) -> None:
         raise ConfigError("WEBHOOK_STORE_TIMEOUT_SECONDS must be above 0 and below 3")
     if not config["HTTP_SOCKET_TIMEOUT_SECONDS"] > 0:
         raise ConfigError("HTTP_SOCKET_TIMEOUT_SECONDS must be positive")
+    if not 0 <= config["RECONCILE_DELAY_MINUTES"] <= 7 * 24 * 60:
+        raise ConfigError("RECONCILE_DELAY_MINUTES must be 0 to 10080 (a week)")
+    if not 1 <= config["JOBS_POLL_SECONDS"] <= 3600:
+        raise ConfigError("JOBS_POLL_SECONDS must be 1 to 3600")
+    if not 30 <= config["JOB_LEASE_SECONDS"] <= 24 * 3600:
+        raise ConfigError("JOB_LEASE_SECONDS must be 30 to 86400")
     if config["HTTP_MAX_CONNECTIONS"] < 1:
         raise ConfigError("HTTP_MAX_CONNECTIONS must be positive")
     if config["TRUSTED_PROXY_HOPS"] < 0:

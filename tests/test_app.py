@@ -92,6 +92,10 @@ def test_production_requires_secret_key_and_secures_cookies(monkeypatch):
         ("HTTP_SOCKET_TIMEOUT_SECONDS", "inf"),
         ("HTTP_SOCKET_TIMEOUT_SECONDS", "0"),
         ("SQLITE_SYNCHRONOUS", "OFF"),
+        ("RECONCILE_DELAY_MINUTES", "-1"),
+        ("JOBS_POLL_SECONDS", "0"),
+        ("JOB_LEASE_SECONDS", "5"),
+        ("RECONCILE_DELAY_MINUTES", "ten"),
     ],
 )
 def test_bad_settings_fail_at_start(monkeypatch, key, value):
