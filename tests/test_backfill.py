@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from attendance.errors import NotFound, ZoomRateLimited
 from attendance.extensions import db
-from attendance.models import Meeting, ReportRowRecord, ZoomConnection
+from attendance.models import AttendanceRecord, Meeting, ReportRowRecord, ZoomConnection
 from attendance.services.backfill import backfill
 from tests.engine_support import (
     HOST,
@@ -300,3 +300,24 @@ def test_cli_backfill_without_credentials_exits_1(database_url, app) -> None:
     result = plain.test_cli_runner().invoke(args=["zoom", "backfill"])
     assert result.exit_code == 1
     assert "no Zoom connection has API credentials" in result.output
+
+
+def test_a_backfill_killed_before_its_attendance_is_finished_by_the_next(
+    app, fake: Fake, course
+):
+    assert _run(app).changed == 1
+    # As if the run died after apply_report stored the rows, before it computed.
+    with app.app_context():
+        meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == MISSED))
+        db.session.execute(
+            delete(AttendanceRecord).where(AttendanceRecord.meeting_id == meeting.id)
+        )
+        meeting.attendance_generated_at = None
+        db.session.commit()
+    assert records(app, MISSED) == {}
+    again = _run(app)
+    assert (again.changed, again.fetched) == (1, 2)
+    assert records(app, MISSED)["S2"]["status"] == "Left Early"
+    assert len([m for m in _meetings(app) if m == MISSED]) == 1
+    assert _meetings(app)[MISSED]["rows"] == 4  # replaced, not added twice
+    assert _run(app).changed == 0

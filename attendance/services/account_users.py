@@ -73,6 +73,9 @@ def sync_users(connection_id: int | None) -> JobResult:
     :raises ZoomError: when Zoom cannot be reached or refuses the credentials.
     """
     client = client_for(connection_id)
+    # No transaction over HTTP: on SQLite a read begun before the fetch could not
+    # become the write after it once another writer has committed meanwhile.
+    db.session.rollback()
     if client is None:
         return JobResult(summary="no Zoom API credentials: nothing to sync")
     with client:
@@ -80,8 +83,9 @@ def sync_users(connection_id: int | None) -> JobResult:
     begin_write()
     plan = _plan(users, _students_by_email())
     added, removed = _apply(plan, account_source(connection_id))
-    _regenerate(added | removed)
+    meeting_ids = _meetings_to_regenerate(added | removed)
     db.session.commit()
+    _regenerate(meeting_ids)
     log.info(
         "zoom users sync %s: %d users, %d links added, %d removed",
         connection_id,
@@ -212,15 +216,27 @@ def _blocked(wanted: set[Link]) -> set[Link]:
     }
 
 
-def _regenerate(changed: set[Link]) -> None:
-    """Regenerate the ended meetings where someone carries a changed Zoom user id."""
+def _meetings_to_regenerate(changed: set[Link]) -> set[int]:
+    """The ended meetings where someone carries a Zoom user id whose link changed."""
     by_course: dict[int, set[tuple[LinkKind, str]]] = defaultdict(set)
     for course_id, _student, user_id in changed:
         by_course[course_id].add((LinkKind.ZOOM_USER, user_id))
     meeting_ids: set[int] = set()
     for course_id, keys in by_course.items():
         meeting_ids |= meetings_carrying(course_id, keys)
-    regenerate_ended(meeting_ids)
+    return meeting_ids
+
+
+def _regenerate(meeting_ids: set[int]) -> None:
+    """Regenerate meetings one write transaction each (commits).
+
+    A first sync can touch most of a term's meetings: one transaction for all
+    of them would hold SQLite's only write lock, and the intake, that long.
+    """
+    for meeting_id in sorted(meeting_ids):
+        begin_write()
+        regenerate_ended({meeting_id})
+        db.session.commit()
 
 
 def _summary(users: int, plan: _Plan, added: int, removed: int) -> str:
