@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.browser import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.engine_support import E, S, UUID, ended, session, started
+from tests.engine_support import UUID, E, S, ended, session, started
 from tests.fake_zoom import FakeZoom, served
 from tests.intake_support import post_signed
 from tests.support import encode
