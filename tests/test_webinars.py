@@ -225,3 +225,25 @@ def test_webinar_participant_events_reach_the_live_room(app, bearers, event):
     names = [m["name"] for m in sock.get_received()]
     expected = "participantJoined" if kind == "joined" else "participantLeft"
     assert expected in names
+
+
+def test_the_connections_page_says_to_subscribe_to_the_webinar_events(app, client):
+    from attendance.services.accounts import create_instructor
+
+    with app.app_context():
+        create_instructor("root@uni.edu", "Root", "correct horse battery", admin=True)
+        db.session.commit()
+    signed_in = client.post(
+        "/login", data={"email": "root@uni.edu", "password": "correct horse battery"}
+    )
+    assert signed_in.status_code == 302
+    page = client.get("/admin/connections").get_data(as_text=True)
+    for name in (
+        "webinar.started",
+        "webinar.ended",
+        "webinar.participant_joined",
+        "webinar.participant_left",
+        "meeting.participant_joined",
+        "user.presence_status_updated",
+    ):
+        assert f"<code>{name}</code>" in page, name
