@@ -276,6 +276,34 @@ def zoom_sync_users(connection_id: int | None) -> None:
         click.echo(f"{label}: {result.summary}")
 
 
+@zoom_cli.command("reconcile")
+@click.argument("meeting_ref")
+def zoom_reconcile(meeting_ref: str) -> None:
+    """Reconcile an ended meeting (id or uuid) with Zoom's participant report, now."""
+    from attendance.errors import Conflict
+    from attendance.services.meeting_inputs import find_meeting
+    from attendance.services.reconciliation import reconcile_now, state_json
+
+    try:
+        meeting = find_meeting(meeting_ref[:255])
+        result = _run_zoom(partial(reconcile_now, meeting))
+    except (Conflict, NotFound) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"meeting {meeting.id}: {result.summary}")
+    for change in state_json(meeting.id)["changes"]:
+        who = (
+            f"student {change['student_pk']}"
+            if "student_pk" in change
+            else f"participant {change['participant_pk']}"
+        )
+        status = ""
+        if change["status_before"] != change["status_after"]:
+            status = f", {change['status_before']} -> {change['status_after']}"
+        click.echo(
+            f"  {who}: {change['seconds_before']} s -> {change['seconds_after']} s{status}"
+        )
+
+
 def _api_connections(connection_id: int | None) -> list[tuple[int | None, str]]:
     """The connections to call Zoom through, labelled; a clear error when there is none.
 

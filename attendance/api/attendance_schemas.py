@@ -163,9 +163,9 @@ class RememberedKey(Answer):
     student_pk: int
     kind: LinkKindName
     value: str
-    learned: Literal["manual", "email", "alias", "account"] = Field(
-        description="A manual match remembered it, a match by e-mail or alias "
-        "taught it, or the Zoom account lists it with the student's e-mail."
+    learned: Literal["manual", "email", "alias"] = Field(
+        description="A manual match remembered it, or a match by e-mail or alias "
+        "taught it (the Zoom account's users sync included: by the student's e-mail)."
     )
     created_at: datetime
     meeting_id: int | None = Field(

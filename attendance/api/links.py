@@ -23,7 +23,9 @@ def link_json(key: RememberedKey) -> dict[str, Any]:
         "student_pk": key.student_pk,
         "kind": key.kind.value,
         "value": key.value,
-        "learned": key.learned,
+        # CONTRACT §3 knows manual, email and alias: a key the users sync gave
+        # (learned "account" on the page) was learned by the student's e-mail.
+        "learned": "email" if key.learned == "account" else key.learned,
         "created_at": iso(key.created_at),
         "meeting_id": key.meeting_id,
     }

@@ -27,7 +27,7 @@ from sqlalchemy import delete, insert, select, update
 from attendance.core.model import MeetingResult, Source
 from attendance.core.reconcile import ReportRow, ReportStatus
 from attendance.database import begin_write
-from attendance.errors import ZoomNotFound
+from attendance.errors import Conflict, ZoomNotFound
 from attendance.extensions import db
 from attendance.models import (
     Meeting,
@@ -44,6 +44,7 @@ from attendance.services.job_results import JobResult
 from attendance.services.meeting_inputs import MeetingInputs, load_inputs
 from attendance.services.pacing import offload
 from attendance.services.sql import insert_ignoring_conflicts
+from attendance.services.zoom_clients import client_for
 from attendance.zoom.rest import ZoomClient
 from attendance.zoom.rest_rows import PastParticipant, ReportParticipant
 
@@ -290,6 +291,27 @@ def apply_report(meeting: Meeting, rows: Sequence[ReportRow]) -> JobResult:
         else f"{kept} report rows; nothing changed"
     )
     return JobResult(fetched=len(rows), changed=len(changes), summary=summary)
+
+
+def reconcile_now(meeting: Meeting) -> JobResult:
+    """Fetch the ended meeting's report and apply it, here and now (the CLI's way).
+
+    :raises Conflict: while it is live, or without API credentials.
+    :raises ZoomNotFound: when Zoom has no report for it (yet).
+    """
+    if meeting.effective_end is None:
+        raise Conflict("the meeting is still live: it is reconciled once it has ended")
+    client = client_for(meeting.connection_id)
+    if client is None:
+        raise Conflict("the meeting's Zoom connection has no API credentials")
+    meeting_id = meeting.id
+    with client:
+        rows = fetch_report(client, meeting)
+    db.session.rollback()
+    fresh = db.session.get(Meeting, meeting_id)
+    if fresh is None:
+        raise Conflict("the meeting was deleted meanwhile")
+    return apply_report(fresh, rows)
 
 
 def _record(meeting: Meeting, rows: int, changes: Sequence[Change]) -> None:

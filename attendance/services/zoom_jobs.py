@@ -28,7 +28,6 @@ from attendance.models.types import utcnow
 from attendance.services import jobs, reconciliation
 from attendance.services.job_results import JobResult
 from attendance.services.zoom_clients import (
-    client_for,
     connection_ids_with_credentials,
     credentials_of,
 )
@@ -92,16 +91,14 @@ def run_reconcile(job: Job) -> JobResult:
     if meeting is None:
         return JobResult(summary="the meeting no longer exists")
     meeting_id = meeting.id
-    client = client_for(meeting.connection_id)
-    if client is None:
+    if credentials_of(meeting.connection_id) is None:
         reconciliation.mark(
             meeting_id, ReconcileState.NOT_AVAILABLE, "no API credentials"
         )
         db.session.commit()
         return JobResult(summary="its connection has no API credentials")
     try:
-        with client:
-            rows = reconciliation.fetch_report(client, meeting)
+        return reconciliation.reconcile_now(meeting)
     except ZoomNotFound:
         db.session.rollback()
         return JobResult(
@@ -114,11 +111,6 @@ def run_reconcile(job: Job) -> JobResult:
         reconciliation.mark(meeting_id, ReconcileState.ERROR, str(exc)[:2000])
         db.session.commit()
         raise
-    db.session.rollback()  # nothing held while the rows are stored and computed
-    meeting = db.session.get(Meeting, meeting_id)
-    if meeting is None:
-        return JobResult(len(rows), 0, "the meeting was deleted meanwhile")
-    return reconciliation.apply_report(meeting, rows)
 
 
 def _reconcile_gave_up(job: Job, outcome: str, error: str) -> None:
