@@ -417,3 +417,18 @@ def test_a_manual_status_survives_reconciliation(app, zoom, client, bearers, fak
     after = records(app)["S1"]
     assert after["status"] == "Present" and after["source"] == "manual"
     assert after["attended_seconds"] == 1200
+
+
+def test_the_command_reconciles_now_and_prints_the_changes(app, zoom, fake):
+    make_course(app)
+    play_lost_leave(zoom)
+    runner = app.test_cli_runner()
+    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
+    result = runner.invoke(args=["zoom", "reconcile", UUID])
+    assert result.exit_code == 0, result.output
+    assert "2 students' attendance changed" in result.output
+    assert "3600 s -> 1200 s, Present ->" in result.output
+    assert records(app)["S1"]["attended_seconds"] == 1200
+    for bad in ("no-such-meeting", "x" * 5000):
+        result = runner.invoke(args=["zoom", "reconcile", bad])
+        assert result.exit_code == 1 and "no meeting" in result.output
