@@ -299,4 +299,14 @@ def test_the_pages_update_presence_live_in_a_browser(page, console, live_server)
     assert send_webhook(live_server, later) == 200
     wait_until(lambda: "Available" in page.inner_text(cell), 10, "the student's cell")
     assert "23 Nov 2026, 12:30" in page.inner_text(cell)
+
+    # A message lost while the socket was away: the page catches up on reconnecting.
+    page.context.set_offline(True)
+    page.wait_for_selector("body:not([data-presence-socket])", state="attached")
+    missed = _presence("Away", "2026-11-23T13:00:00Z", "ana.presence@uni.edu")
+    assert send_webhook(live_server, missed) == 200
+    page.context.set_offline(False)
+    wait_until(lambda: "Away" in page.inner_text(cell), 20, "the missed status")
+    assert "23 Nov 2026, 13:00" in page.inner_text(cell)
+    console.errors = [e for e in console.errors if "ERR_INTERNET_DISCONNECTED" not in e]
     console.assert_clean()

@@ -50,10 +50,37 @@ function onPresence(message) {
   }
 }
 
+// After messages may have been lost (a reconnect, `resync` after a Redis outage):
+// this page as the server renders it now, each cell taken if newer.
+async function reload() {
+  try {
+    const response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    for (const source of fresh.querySelectorAll("[data-presence-student]")) {
+      if (!source.dataset.at) continue;
+      onPresence({
+        course_id: source.dataset.courseId,
+        student_pk: source.dataset.presenceStudent,
+        status: source.dataset.status,
+        at: source.dataset.at,
+      });
+    }
+  } catch {
+    // Offline again: the next reconnect tries once more.
+  }
+}
+
 if (cells().length && window.io) {
   const socket = window.io({ transports: ["websocket"] });
+  let connectedBefore = false;
   socket.on("presenceUpdated", onPresence);
   // Connected means in the instructor's room (joined by the server on connect).
-  socket.on("connect", () => { document.body.dataset.presenceSocket = "connected"; });
+  socket.on("connect", () => {
+    document.body.dataset.presenceSocket = "connected";
+    if (connectedBefore) reload();
+    connectedBefore = true;
+  });
   socket.on("disconnect", () => { delete document.body.dataset.presenceSocket; });
+  socket.on("resync", reload);
 }
