@@ -247,3 +247,40 @@ def test_the_connections_page_says_to_subscribe_to_the_webinar_events(app, clien
         "user.presence_status_updated",
     ):
         assert f"<code>{name}</code>" in page, name
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"uuid": ""}, EventStatus.FAILED),
+        ({"uuid": "x" * 300}, EventStatus.FAILED),
+        ({"id": "9" * 30}, EventStatus.FAILED),
+        ({"participant": "not an object"}, EventStatus.FAILED),
+        ({"start_time": "yesterday"}, EventStatus.FAILED),
+        # As for a meeting: an id that is no string is no id (the name is the
+        # key), and a join without its time has the envelope's.
+        (
+            {"participant": {"user_id": ["a"], "user_name": "Ana"}},
+            EventStatus.PROCESSED,
+        ),
+        (
+            {"participant": {"user_id": "1", "user_name": "No time"}},
+            EventStatus.PROCESSED,
+        ),
+    ],
+)
+def test_a_hostile_webinar_payload_is_treated_as_a_meetings_never_a_500(
+    app, zoom, change, status
+):
+    for n, name in enumerate(
+        ("meeting.participant_joined", "webinar.participant_joined")
+    ):
+        body = participant_event(name, "joined", S, user_id="5", user_name="Ana")
+        body["payload"]["object"].update(change)
+        body["event_ts"] = n + 1  # two distinct deliveries
+        assert zoom.post(body).status_code == 200
+    with app.app_context():
+        rows = db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id)).all()
+        assert [r.event.split(".")[0] for r in rows] == ["meeting", "webinar"]
+        assert [r.status for r in rows] == [status, status]
+        assert all(bool(r.error) == (status == EventStatus.FAILED) for r in rows)

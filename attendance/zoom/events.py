@@ -2,7 +2,9 @@
 
 Shapes follow ../shared/ZOOM.md §3: the meeting ``id`` is a string or a number,
 times end in ``Z``, absent identifiers arrive as empty strings, and the seed-era
-event names of CONTRACT §2 are aliases of the real ones.
+event names of CONTRACT §2 are aliases of the real ones. The webinar events of
+the catalog have the meeting events' shape (ZOOM-REST.md §5); their instance is
+marked ``MeetingInfo.webinar``.
 """
 
 from __future__ import annotations
