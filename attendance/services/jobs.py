@@ -167,6 +167,7 @@ def run_claimed(job_id: int) -> JobRun | None:
     """Run a job this process claimed, record the run, and settle the job. Commits."""
     job = db.session.get(Job, job_id)
     if job is None:
+        db.session.rollback()
         return None
     run = JobRun(
         job_id=job.id,
@@ -176,6 +177,8 @@ def run_claimed(job_id: int) -> JobRun | None:
         started_at=utcnow(),
     )
     function = _HANDLERS.get(job.kind)
+    # Nothing held while the body calls Zoom; it reads the job again as it needs.
+    db.session.rollback()
     try:
         if function is None:
             raise LookupError(f"no handler for jobs of kind {job.kind!r}")
@@ -206,7 +209,13 @@ def _settle(
     run_at: datetime | None = None,
     result: JobResult | None = None,
 ) -> JobRun:
-    """Record the run and decide the job's next state, in one write transaction."""
+    """Record the run and decide the job's next state, in one write transaction.
+
+    Job bodies commit their own work: what the session holds now is at most a
+    read, which SQLite could not turn into a write once another connection
+    writes (``database is locked`` at once, whatever the busy timeout).
+    """
+    db.session.rollback()
     begin_write()
     job = db.session.get(Job, job_id)
     now = utcnow()

@@ -87,13 +87,17 @@ def fetch_report(client: ZoomClient, meeting: Meeting) -> list[ReportRow]:
 
     :raises ZoomNotFound: when Zoom has neither (yet).
     """
-    uuid = meeting.uuid
-    if meeting.is_webinar:
+    return fetch_rows(client, meeting.uuid, webinar=meeting.is_webinar)
+
+
+def fetch_rows(client: ZoomClient, uuid: str, *, webinar: bool) -> list[ReportRow]:
+    """``fetch_report`` by the instance's UUID, needing no session (HTTP only)."""
+    if webinar:
         return _rows(client.webinar_report_participants(uuid))
     try:
         return _rows(client.report_participants(uuid))
     except ZoomNotFound:
-        log.info("no report for meeting %s: trying past participants", meeting.id)
+        log.info("no report for meeting %s: trying past participants", uuid)
     return _rows(client.past_participants(uuid))
 
 
@@ -304,10 +308,10 @@ def reconcile_now(meeting: Meeting) -> JobResult:
     client = client_for(meeting.connection_id)
     if client is None:
         raise Conflict("the meeting's Zoom connection has no API credentials")
-    meeting_id = meeting.id
+    meeting_id, uuid, webinar = meeting.id, meeting.uuid, meeting.is_webinar
+    db.session.rollback()  # no transaction held while Zoom answers
     with client:
-        rows = fetch_report(client, meeting)
-    db.session.rollback()
+        rows = fetch_rows(client, uuid, webinar=webinar)
     fresh = db.session.get(Meeting, meeting_id)
     if fresh is None:
         raise Conflict("the meeting was deleted meanwhile")

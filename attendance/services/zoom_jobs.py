@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, func, or_, select
 
+from attendance.database import begin_write
 from attendance.errors import Conflict, ZoomError, ZoomNotFound, ZoomRateLimited
 from attendance.extensions import db
 from attendance.models import (
@@ -107,10 +108,16 @@ def run_reconcile(job: Job) -> JobResult:
     except ZoomRateLimited:
         raise
     except ZoomError as exc:
-        db.session.rollback()
-        reconciliation.mark(meeting_id, ReconcileState.ERROR, str(exc)[:2000])
-        db.session.commit()
+        _mark_now(meeting_id, ReconcileState.ERROR, str(exc)[:2000])
         raise
+
+
+def _mark_now(meeting_id: int, state: ReconcileState, error: str) -> None:
+    """Record a reconciliation's state in a write transaction of its own."""
+    db.session.rollback()
+    begin_write()
+    reconciliation.mark(meeting_id, state, error)
+    db.session.commit()
 
 
 def _reconcile_gave_up(job: Job, outcome: str, error: str) -> None:
