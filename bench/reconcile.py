@@ -16,7 +16,9 @@ In one run, on a fresh SQLite database in a temp dir (or ``--database-url``):
    its scheduler on, the fake's settings) and loads its webhook intake with wrk
    as ``bench/ingest.py`` does, twice: alone, then while the server reconciles the
    meeting again and again (``POST /api/v1/meetings/<id>/reconcile`` as an admin,
-   each one awaited through ``GET .../reconciliation``).
+   each one awaited through ``GET .../reconciliation``). ``--jobs-process`` runs
+   the jobs in a separate ``flask --app app scheduler`` process instead, for
+   comparison.
 
     .venv/bin/python bench/reconcile.py            # part 4 needs wrk: apt-get install -y wrk
 
@@ -35,6 +37,7 @@ import secrets
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -264,7 +267,10 @@ class Reconciler(threading.Thread):
                     if state.get("status") != "pending" and state.get("at") != before:
                         break
                     if time.monotonic() - began > 60:
-                        raise RuntimeError(f"not reconciled after 60 s: {state}")
+                        status, error = state.get("status"), state.get("error")
+                        raise RuntimeError(
+                            f"not reconciled after 60 s (status {status}, error {error})"
+                        )
                     time.sleep(0.05)
                 if state.get("status") != "done":
                     self.errors.append(f"{state.get('status')}: {state.get('error')}")
@@ -311,8 +317,10 @@ def _intake(
         ZOOM_WEBHOOK_SECRET_TOKEN=secret,
         HOST=HOST,
         PORT=str(port),
-        # The jobs run in the server's own process, as with `make run`.
-        SCHEDULER_ENABLED="true",
+        # The jobs run in the server's own process, as with `make run`, unless
+        # --jobs-process gives them the scheduler process of a larger deployment.
+        SCHEDULER_ENABLED="false" if args.jobs_process else "true",
+        JOBS_POLL_SECONDS="1",
         RECONCILE_DELAY_MINUTES="0",
         LOG_LEVEL=args.log_level,
         ASYNC_MODE="eventlet",
@@ -340,8 +348,20 @@ def _intake(
     }
     results: dict[str, PhaseResult] = {}
     reconciler: Reconciler | None = None
+    jobs: subprocess.Popen[bytes] | None = None
     try:
         server.start()
+        if args.jobs_process:
+            with open(tmp / "scheduler.log", "wb") as log:
+                jobs = subprocess.Popen(
+                    [PYTHON, "-m", "flask", "--app", "app", "scheduler"],
+                    cwd=ROOT,
+                    env={**env, "SCHEDULER_ENABLED": "true"},
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
         status, body = _post_json(port, "/api/v1/tokens", ADMIN)
         if status not in (200, 201):
             raise RuntimeError(f"POST /api/v1/tokens: {status} {body}")
@@ -367,6 +387,13 @@ def _intake(
                 print(result.line(), flush=True)
     finally:
         server.stop()
+        if jobs is not None:
+            jobs.terminate()
+            try:
+                jobs.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                jobs.kill()
+                jobs.wait(timeout=5)
     alone, during = results["a"], results["b"]
     share = during.throughput / alone.throughput
     done = reconciler.seconds if reconciler else []
@@ -378,9 +405,10 @@ def _intake(
         and len(done) > 0
         and not errors
     )
+    where = "the scheduler process" if args.jobs_process else "the server's process"
     print(
-        f"during  : {len(done)} reconciliations of the meeting completed during the"
-        f" load (each {_seconds_line(done)} from POST to done)"
+        f"during  : {len(done)} reconciliations of the meeting completed in {where}"
+        f" during the load (each {_seconds_line(done)} from POST to done)"
         + (f"; errors: {'; '.join(errors[:3])}" if errors else "")
     )
     print(
@@ -415,6 +443,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="instead of a temp SQLite database")
     parser.add_argument(
         "--no-intake", action="store_true", help="skip part 4 (the intake under wrk)"
+    )
+    parser.add_argument(
+        "--jobs-process",
+        action="store_true",
+        help="part 4: run the jobs in a `flask --app app scheduler` process, not the"
+        " server's (for comparison)",
     )
     parser.add_argument("--duration", type=float, default=10.0, help="s per phase")
     parser.add_argument("--connections", type=int, default=20, help="wrk -c")
