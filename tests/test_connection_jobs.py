@@ -227,3 +227,44 @@ def test_the_connections_page_queues_a_sync_and_lists_runs(app, client, bearers,
     with app.app_context():
         assert len(db.session.scalars(select(Job)).all()) == 1
         assert db.session.get(ZoomConnection, alpha_id) is not None
+
+
+def test_the_daily_jobs_sync_users_and_backfill_each_connection(app, fake):
+    from attendance.models import JobRun
+    from attendance.services import zoom_jobs
+
+    made = connections(app)
+    make_course(app)
+    fake.post(
+        "/_fake/users",
+        {
+            "users": [
+                {
+                    "id": "zu-ana",
+                    "email": "ANA@uni.edu ",
+                    "first_name": "Ana",
+                    "last_name": "Díaz",
+                    "type": 1,
+                    "status": "active",
+                }
+            ]
+        },
+    )
+    with app.app_context():
+        assert zoom_jobs.queue_daily() == 4  # two kinds for Alpha and Beta
+        assert zoom_jobs.queue_daily() == 4  # the same four jobs, not four more
+        assert len(db.session.scalars(select(Job)).all()) == 4
+    run_jobs(app)
+    with app.app_context():
+        runs = db.session.scalars(select(JobRun)).all()
+        assert sorted((r.kind, r.connection_id, r.outcome) for r in runs) == sorted(
+            (kind, made[name][0], "done")
+            for kind in ("users_sync", "backfill")
+            for name in ("Alpha", "Beta")
+        )
+        assert {j.status for j in db.session.scalars(select(Job))} == {"done"}
+        synced = [r for r in runs if r.kind == "users_sync"]
+        assert all(r.fetched == 1 for r in synced)
+        # Queued again the next day: the finished jobs run again.
+        assert zoom_jobs.queue_daily() == 4
+        assert {j.status for j in db.session.scalars(select(Job))} == {"queued"}
