@@ -8,7 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -505,3 +505,24 @@ def test_cli_offline_needs_no_webhook_secret(app, database_url, tmp_path) -> Non
     result = bare.test_cli_runner().invoke(simulate_command, args)
     assert result.exit_code == 0, result.output
     assert path.exists()
+
+
+def test_cli_started_ago_plays_a_class_that_has_just_ended(
+    app, runner, monkeypatch, tmp_path
+) -> None:
+    from attendance.simulator import cli as simulator_cli
+
+    monkeypatch.setattr(simulator_cli, "_open_transport", lambda url: _NoTransport())
+    path = tmp_path / "zoom.json"
+    args = [*_SMALL, "--offline", "--record", str(path), "--started-ago", "60"]
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = runner.invoke(simulate_command, args)
+    after = datetime.now(UTC)
+    assert result.exit_code == 0, result.output
+    data = json.loads(path.read_text(encoding="utf-8"))
+    (instance,) = data["instances"]["84712639219"]
+    started = _when(instance["start_time"])
+    assert before - timedelta(minutes=60) <= started <= after - timedelta(minutes=60)
+    (rows,) = data["meetings"].values()
+    ended = max(_when(r["leave_time"]) for r in rows)
+    assert ended == started + timedelta(minutes=60) and ended <= after

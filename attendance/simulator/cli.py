@@ -11,7 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -296,6 +296,15 @@ def _summary(report: DeliveryReport) -> str:
     help="Meeting length in minutes.",
 )
 @click.option(
+    "--started-ago",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 7 * 24 * 60),
+    metavar="MINUTES",
+    help="The class started this long ago (0: it starts now). With --started-ago "
+    "equal to --duration it has just ended, so its report is due at once.",
+)
+@click.option(
     "--speed",
     default=60.0,
     show_default=True,
@@ -386,6 +395,7 @@ def simulate_command(
     fake_url: str | None,
     lose_leaves: int,
     offline: bool,
+    started_ago: int,
 ) -> None:
     """Simulate a Zoom class and deliver its webhooks to a running server.
 
@@ -405,7 +415,9 @@ def simulate_command(
             "no webhook secret: set ZOOM_WEBHOOK_SECRET_TOKEN or pass --secret"
         )
     base_url = (url or _default_url()).rstrip("/")
-    starts_at = datetime.now(UTC).replace(microsecond=0)
+    starts_at = datetime.now(UTC).replace(microsecond=0) - timedelta(
+        minutes=started_ago
+    )
     played = _course_roster(course_code, starts_at)
     if played is not None and click.get_current_context().get_parameter_source(
         "students"
