@@ -25,7 +25,7 @@ from tests.engine_support import (
     session,
     started,
 )
-from tests.zoom_fake_support import Fake, app_on_fake_zoom, fake_zoom  # noqa: F401
+from tests.fake_zoom import Fake, app_on_fake_zoom, fake_zoom  # noqa: F401
 
 MIN = timedelta(minutes=1)
 WEEK = timedelta(days=7)

@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.conftest import INSTRUCTOR_PASSWORD, _truncate, make_test_app
+from tests.conftest import INSTRUCTOR_PASSWORD
 from tests.engine_support import UUID, make_course, started
-from tests.fake_zoom import FakeZoom, served
+from tests.fake_zoom import FakeZoom, app_on_fake_zoom, fake_zoom  # noqa: F401
 from tests.test_reconciliation import meeting_id, play_lost_leave, run_jobs, the_report
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeZoom]:
-    with served() as running:
-        yield running
-
-
-@pytest.fixture
-def app(database_url: str, fake: FakeZoom):
-    application = make_test_app(database_url, **fake.settings())
-    yield application
-    _truncate(application)
 
 
 def login(client, bearers) -> None:

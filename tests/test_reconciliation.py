@@ -8,7 +8,6 @@ daily rate limit defers the job to the time Zoom names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -38,23 +37,10 @@ from tests.engine_support import (
     session,
     started,
 )
-from tests.fake_zoom import FakeZoom, served
+from tests.fake_zoom import FakeZoom, app_on_fake_zoom, fake_zoom  # noqa: F401
 
 ANA_ID = "16779001"
 BEN_ID = "16779002"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeZoom]:
-    with served() as running:
-        yield running
-
-
-@pytest.fixture
-def app(database_url: str, fake: FakeZoom):
-    application = make_test_app(database_url, **fake.settings())
-    yield application
-    _truncate(application)
 
 
 def row(user_id: str, name: str, join, leave, email: str = "", **extra: Any) -> dict:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
-from werkzeug.serving import make_server
 
 from attendance.errors import (
     ZoomApiError,
@@ -21,56 +17,8 @@ from attendance.errors import (
     ZoomUnavailable,
 )
 from attendance.zoom import rest
-from attendance.zoom.fake import FakeState, create_fake
 from attendance.zoom.rest import ZoomClient, encode_uuid
-
-ACCOUNT = {"account_id": "acct-1", "client_id": "cid-1", "client_secret": "sec-1"}
-
-
-class Fake:
-    """A fake Zoom served in a thread, with helpers for its control API."""
-
-    def __init__(self, state: FakeState, base: str) -> None:
-        self.state, self.base = state, base
-
-    def post(self, path: str, body: dict[str, Any]) -> None:
-        requests.post(self.base + path, json=body, timeout=5).raise_for_status()
-
-    def fault(self, kind: str, count: int = 1, **extra: Any) -> None:
-        self.post("/_fake/faults", {"kind": kind, "count": count, **extra})
-
-    def calls(self, prefix: str = "") -> list[dict[str, Any]]:
-        found = requests.get(self.base + "/_fake/calls", timeout=5).json()["calls"]
-        return [c for c in found if c["path"].startswith(prefix)]
-
-    def client(self, **kwargs: Any) -> ZoomClient:
-        return ZoomClient(
-            ACCOUNT["account_id"],
-            ACCOUNT["client_id"],
-            ACCOUNT["client_secret"],
-            api_base_url=self.base + "/v2",
-            oauth_base_url=self.base,
-            **kwargs,
-        )
-
-
-@pytest.fixture
-def fake() -> Iterator[Fake]:
-    rest.forget_tokens()
-    state = FakeState()
-    state.load({"accounts": [ACCOUNT]})
-    server = make_server("127.0.0.1", 0, create_fake(state), threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield Fake(state, f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-        rest.forget_tokens()
+from tests.fake_zoom import ACCOUNT, Fake, fake_zoom  # noqa: F401
 
 
 def _row(n: int, **extra: Any) -> dict[str, Any]:
