@@ -50,6 +50,9 @@ TABLE = {
     ("GET", "/api/v1/meetings/<int:meeting_id>/attendance.csv"): COURSE,
     ("PATCH", "/api/v1/meetings/<int:meeting_id>/attendance/<int:student_pk>"): COURSE,
     ("PATCH", "/api/v1/meetings/<int:meeting_id>"): COURSE,
+    ("GET", "/api/v1/meetings/<int:meeting_id>/reconciliation"): COURSE,
+    # The owner's meeting is live and there are no credentials: 409, past the gate.
+    ("POST", "/api/v1/meetings/<int:meeting_id>/reconcile"): COURSE,
     (
         "POST",
         "/api/v1/meetings/<int:meeting_id>/participants/<int:participant_pk>/match",
