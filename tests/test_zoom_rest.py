@@ -332,3 +332,115 @@ def test_no_secret_or_token_reaches_a_log_line(fake: Fake, caplog) -> None:
     assert token and "new access token" in caplog.text
     assert ACCOUNT["client_secret"] not in caplog.text
     assert token not in caplog.text
+
+
+# -- a Zoom whose pages are broken -----------------------------------------------
+
+
+def _page(token: str, *rows: dict[str, Any], key: str = "participants") -> dict:
+    return {"page_size": 300, "next_page_token": token, key: list(rows)}
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [["A", "B", "A"], ["A", "A"], ["A", "B", "C", "B"]],
+    ids=["cycle", "repeat", "late-cycle"],
+)
+def test_paging_that_repeats_a_token_raises_instead_of_paging_forever(
+    fake: Fake, tokens: list[str]
+) -> None:
+    for n, token in enumerate(tokens):
+        fake.fault("body", body=_page(token, _row(n)))
+    fake.fault("body", count=50, body=_page("Z", _row(99)))  # were it to go on
+    with fake.client() as client, pytest.raises(ZoomApiError) as caught:
+        list(client.report_participants("u"))
+    assert "Zoom's paging repeats a page token" in str(caught.value)
+    assert len(fake.calls("/v2/")) == len(tokens)
+
+
+def test_paging_stops_past_max_pages(fake: Fake, monkeypatch) -> None:
+    monkeypatch.setattr(rest, "MAX_PAGES", 2)
+    _meeting(fake, "big", [_row(n) for n in range(700)])  # three pages
+    with fake.client() as client, pytest.raises(ZoomApiError) as caught:
+        list(client.report_participants("big"))
+    assert "more than 2 pages" in str(caught.value)
+    assert len(fake.calls("/v2/")) == 2
+    _meeting(fake, "fits", [_row(n) for n in range(600)])  # two pages: all read
+    with fake.client() as client:
+        assert len(list(client.report_participants("fits"))) == 600
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"page_size": 300, "next_page_token": ""},
+        {"users": None, "page_size": 300},
+        {"users": {"id": "u1"}},
+        {"users": "u1"},
+    ],
+    ids=["missing", "null", "object", "string"],
+)
+def test_a_page_without_its_list_is_an_error_not_an_empty_account(
+    fake: Fake, body: dict
+) -> None:
+    fake.fault("body", body=body)
+    with fake.client() as client, pytest.raises(ZoomApiError) as caught:
+        list(client.users())
+    assert "without a 'users' list" in str(caught.value)
+
+
+def test_a_later_page_without_its_list_is_an_error_too(fake: Fake) -> None:
+    fake.fault("body", body=_page("A", _row(1)))
+    fake.fault("body", body={"next_page_token": ""})
+    with fake.client() as client, pytest.raises(ZoomApiError):
+        list(client.report_participants("u"))
+
+
+def test_a_report_with_zero_rows_is_valid(fake: Fake) -> None:
+    _meeting(fake, "empty", [])
+    fake.users([])
+    with fake.client() as client:
+        assert list(client.report_participants("empty")) == []
+        assert list(client.users()) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "listed"),
+    [({"meetings": []}, []), ({}, None), ({"meetings": None}, None)],
+    ids=["none-ended", "missing", "null"],
+)
+def test_past_instances_without_their_list_is_an_error(
+    fake: Fake, body: dict, listed: list | None
+) -> None:
+    fake.fault("body", body=body)
+    with fake.client() as client:
+        if listed is None:
+            with pytest.raises(ZoomApiError):
+                client.past_instances(84712639219)
+        else:
+            assert client.past_instances(84712639219) == listed
+
+
+def test_past_webinar_instances(fake: Fake) -> None:
+    fake.post(
+        "/_fake/instances",
+        {
+            "meeting_id": 91234567890,
+            "webinar": True,
+            "webinars": [{"uuid": "/w1==", "start_time": "2026-12-01T10:00:00Z"}],
+        },
+    )
+    with fake.client() as client:
+        (instance,) = client.past_webinar_instances(91234567890)
+        assert instance.uuid == "/w1=="
+        assert instance.start_time == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+        # A webinar's number is no meeting, nor a meeting's a webinar: as on Zoom.
+        with pytest.raises(ZoomNotFound):
+            client.past_instances(91234567890)
+        with pytest.raises(ZoomNotFound):
+            client.past_webinar_instances(84712639219)
+    assert [c["path"] for c in fake.calls("/v2/")] == [
+        "/v2/past_webinars/91234567890/instances",
+        "/v2/past_meetings/91234567890/instances",
+        "/v2/past_webinars/84712639219/instances",
+    ]

@@ -4,7 +4,8 @@ Its own small Flask app (not the attendance app), for tests, benchmarks and demo
 ``flask --app app zoom fake --port N [--data FILE]``. It keeps its state in memory
 (loaded from a JSON file, or set through ``/_fake/…``), answers faults on demand
 (429 QPS or daily with Retry-After in seconds or as a date, an expired token, a
-500, a slow answer) and records every call it received.
+500, a slow answer, a 200 with a given body: a broken page) and records every
+call it received.
 
 UUIDs are read from the raw request path as Zoom reads them: a segment is decoded
 once, and again when it was encoded twice; a UUID that begins with ``/`` or holds
@@ -31,7 +32,7 @@ from werkzeug.serving import make_server
 #: The address the fake binds: never anything but this machine.
 HOST = "127.0.0.1"
 #: The fault kinds ``POST /_fake/faults`` accepts.
-FAULTS = frozenset({"429-qps", "429-daily", "429", "401", "500", "sleep"})
+FAULTS = frozenset({"429-qps", "429-daily", "429", "401", "500", "sleep", "body"})
 
 
 @dataclass
@@ -44,6 +45,8 @@ class _Fault:
     seconds: float = 1.0
     #: ``api`` (``/v2/…``) or ``token`` (``/oauth/token``): which calls it answers.
     on: str = "api"
+    #: What a ``body`` fault answers with status 200, verbatim (a malformed page).
+    body: Any = None
 
 
 @dataclass
@@ -60,6 +63,8 @@ class FakeState:
     webinars: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: meeting number -> [{"uuid", "start_time"}].
     instances: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: webinar number -> [{"uuid", "start_time"}]; the meetings' list answers 404 for one.
+    webinar_instances: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     users: list[dict[str, Any]] = field(default_factory=list)
     faults: list[_Fault] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
@@ -79,6 +84,9 @@ class FakeState:
         self.meetings.update(data.get("meetings", {}))
         self.webinars.update(data.get("webinars", {}))
         self.instances.update({str(k): v for k, v in data.get("instances", {}).items()})
+        self.webinar_instances.update(
+            {str(k): v for k, v in data.get("webinar_instances", {}).items()}
+        )
         self.users.extend(data.get("users", []))
 
 
@@ -173,10 +181,13 @@ def create_fake(state: FakeState | None = None) -> Flask:
 
     @app.post("/_fake/instances")
     def set_instances() -> Any:
+        """A number's ended instances; ``"webinar": true`` makes them a webinar's."""
         body = request.get_json(force=True)
-        given = list(body.get("meetings", []))
+        webinar = bool(body.get("webinar"))
+        given = list(body.get("webinars") or body.get("meetings") or [])
+        target = fake.webinar_instances if webinar else fake.instances
         with fake.lock:
-            listed = fake.instances.setdefault(str(body["meeting_id"]), [])
+            listed = target.setdefault(str(body["meeting_id"]), [])
             if body.get("append"):  # one more class (the simulator's), once per uuid
                 known = {item.get("uuid") for item in listed}
                 listed.extend(item for item in given if item.get("uuid") not in known)
@@ -210,6 +221,7 @@ def create_fake(state: FakeState | None = None) -> Flask:
             retry_after=str(body.get("retry_after", "seconds")),
             seconds=float(body.get("seconds", 1.0)),
             on="token" if body.get("on") == "token" else "api",
+            body=body.get("body"),
         )
         with fake.lock:
             fake.faults.append(fault)
@@ -278,6 +290,8 @@ def _fault_answer(fault: _Fault) -> Response | None:
         return _zoom_error(500, 500, "Internal server error")
     if fault.kind == "401":
         return _zoom_error(401, 124, "Access token is expired.")
+    if fault.kind == "body":
+        return jsonify(fault.body)
     response = _zoom_error(
         429, 429, "You have reached the maximum per-second rate limit"
     )
@@ -327,8 +341,17 @@ def _route(fake: FakeState, segments: list[str]) -> Any:
             return _participants(fake, source, _uuid_of(uuid), report=True)
         case ["past_meetings", number, "instances"] if number.isdigit():
             with fake.lock:
-                meetings = list(fake.instances.get(number, []))
-            return jsonify(meetings=meetings)
+                meetings = fake.instances.get(number)
+                webinar = number in fake.webinar_instances
+            if meetings is None and webinar:  # as Zoom: a webinar is no meeting
+                return _zoom_error(404, 3001, f"Meeting does not exist: {number}.")
+            return jsonify(meetings=list(meetings or []))
+        case ["past_webinars", number, "instances"] if number.isdigit():
+            with fake.lock:
+                webinars = fake.webinar_instances.get(number)
+            if webinars is None:
+                return _zoom_error(404, 3001, f"Webinar does not exist: {number}.")
+            return jsonify(webinars=list(webinars))
         case ["past_meetings", uuid, "participants"]:
             return _participants(fake, fake.meetings, _uuid_of(uuid), report=False)
         case ["users"]:

@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 #: Zoom's largest page (ZOOM.md §6).
 PAGE_SIZE = 300
+#: The most pages one list is followed for: 300,000 rows, far past any class or
+#: account this app serves; a Zoom that keeps answering new tokens is a broken one.
+MAX_PAGES = 1000
 #: A token is used until this long before Zoom says it expires (Rivet's margin, ZOOM.md §5).
 TOKEN_MARGIN = 60.0
 #: (connect, read) seconds for every call.
@@ -170,14 +173,25 @@ class ZoomClient:
         return parse_rows(rows, past_participant, "past participants")
 
     def past_instances(self, meeting_id: int) -> list[PastInstance]:
-        """The ended instances of a meeting number (Zoom does not page this list)."""
+        """The ended instances of a meeting number (Zoom does not page this list).
+
+        :raises ZoomNotFound: when the number is not a meeting of this account.
+        """
         body = self._get(f"/past_meetings/{int(meeting_id)}/instances", {})
-        rows = body.get("meetings")
-        return list(
-            parse_rows(
-                rows if isinstance(rows, list) else [], past_instance, "instances"
-            )
-        )
+        rows = _rows_of(body, "meetings")
+        return list(parse_rows(rows, past_instance, "instances"))
+
+    def past_webinar_instances(self, webinar_id: int) -> list[PastInstance]:
+        """The ended instances of a webinar number (``/past_webinars/{id}/instances``).
+
+        Zoom answers 404 for a webinar's number on the meetings' list, and the
+        other way round: a course's number may be either (CONTRACT §6).
+
+        :raises ZoomNotFound: when the number is not a webinar of this account.
+        """
+        body = self._get(f"/past_webinars/{int(webinar_id)}/instances", {})
+        rows = _rows_of(body, "webinars")
+        return list(parse_rows(rows, past_instance, "webinar instances"))
 
     def users(self, status: str = "active") -> Iterator[AccountUser]:
         """Every user of the account with this status, page after page."""
@@ -187,19 +201,32 @@ class ZoomClient:
     # -- paging ----------------------------------------------------------------
 
     def _paged(self, path: str, key: str, params: dict[str, str]) -> Iterator[Any]:
-        """The rows under ``key`` of every page, following ``next_page_token``."""
+        """The rows under ``key`` of every page, following ``next_page_token``.
+
+        :raises ZoomApiError: when a page has no ``key`` list (read as no rows, a
+            users sync would unlink every account), when a page token comes back
+            (A, B, A… would page forever), or past ``MAX_PAGES`` pages.
+        """
         token = ""
+        seen: set[str] = set()
+        pages = 0
         while True:
             query = {**params, "page_size": str(PAGE_SIZE)}
             if token:
                 query["next_page_token"] = token
             body = self._get(path, query)
-            rows = body.get(key)
-            if isinstance(rows, list):
-                yield from rows
+            pages += 1
+            yield from _rows_of(body, key)
             following = body.get("next_page_token")
-            if not isinstance(following, str) or not following or following == token:
+            if not isinstance(following, str) or not following:
                 return
+            if following in seen:
+                raise ZoomApiError(200, None, "Zoom's paging repeats a page token")
+            if pages >= MAX_PAGES:
+                raise ZoomApiError(
+                    200, None, f"a list of more than {MAX_PAGES} pages: not followed"
+                )
+            seen.add(following)
             token = following
 
     # -- one call --------------------------------------------------------------
@@ -341,6 +368,18 @@ def _json_of(response: requests.Response) -> dict[str, Any]:
             response.status_code, None, "an answer that is not an object"
         )
     return body
+
+
+def _rows_of(body: dict[str, Any], key: str) -> list[Any]:
+    """The list under ``key`` of a success; an empty list is one, a missing key is not.
+
+    :raises ZoomApiError: when ``key`` is missing or not a list (a malformed answer
+        must never read as "no rows": the callers act on what is absent).
+    """
+    rows = body.get(key)
+    if not isinstance(rows, list):
+        raise ZoomApiError(200, None, f"an answer without a {key!r} list")
+    return rows
 
 
 def _error_of(response: requests.Response) -> tuple[int, int | None, str]:
