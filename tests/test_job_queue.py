@@ -106,7 +106,7 @@ def test_a_failing_job_backs_off_then_gives_up(app):
 
 
 def test_a_rate_limit_defers_without_spending_an_attempt(app):
-    reset = utcnow() + timedelta(hours=3)
+    reset = utcnow() + timedelta(minutes=30)
     _behaviour["limited"] = ZoomRateLimited(reset, "daily")
     with app.app_context():
         jobs.enqueue(KIND, "limited")
@@ -146,3 +146,95 @@ def test_a_finished_job_enqueued_again_runs_again(app):
         db.session.commit()
         jobs.run_due()
         assert _calls["again"] == 2
+
+
+def test_a_zoom_that_says_retry_now_is_not_asked_again_at_once(app):
+    """A 429 naming no wait (or a time already past) must not make a hot loop."""
+    _behaviour["hot"] = ZoomRateLimited(utcnow() - timedelta(seconds=5), "qps")
+    with app.app_context():
+        jobs.enqueue(KIND, "hot")
+        db.session.commit()
+        waits = []
+        for _ in range(4):
+            assert jobs.run_due() == 1  # one run per pass, not PASS_LIMIT
+            job = db.session.scalar(select(Job))
+            waits.append(round((job.run_at - utcnow()).total_seconds() / 60))
+            job.run_at = utcnow()
+            db.session.commit()
+        assert waits == [1, 2, 4, 8]
+        assert job.attempts == 0 and job.deferrals == 4
+
+
+def test_deferrals_are_bounded_both_ways():
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+    # A date years ahead is capped at the next 01:00 UTC (daily limits reset at 00:00 GMT).
+    far = datetime(2185, 5, 17, tzinfo=UTC)
+    assert jobs.deferred_until(now, far, 1) == datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    # Zoom's own reset time when it is sane.
+    soon = now + timedelta(hours=2)
+    assert jobs.deferred_until(now, soon, 1) == soon
+    # Never sooner than the floor, which doubles up to an hour.
+    assert jobs.deferred_until(now, None, 1) == now + timedelta(minutes=1)
+    assert jobs.deferred_until(now, now, 3) == now + timedelta(minutes=4)
+    assert jobs.deferred_until(now, None, 30) == now + timedelta(hours=1)
+
+
+def test_a_job_deferred_too_often_is_given_up(app):
+    _behaviour["forever"] = ZoomRateLimited(utcnow(), "qps")
+    with app.app_context():
+        jobs.enqueue(KIND, "forever")
+        db.session.commit()
+        job = db.session.scalar(select(Job))
+        job.deferrals = jobs.MAX_DEFERRALS
+        db.session.commit()
+        jobs.run_due()
+        job = db.session.scalar(select(Job))
+        assert job.status == "failed"
+        run = db.session.scalars(select(JobRun)).one()
+        assert run.outcome == "failed" and "given up" in run.summary
+
+
+def test_a_runner_whose_lease_ran_out_settles_nothing_of_the_job(app):
+    with app.app_context():
+        jobs.enqueue(KIND, "slow")
+        db.session.commit()
+        first = jobs.claim()
+        later = utcnow() + timedelta(seconds=app.config["JOB_LEASE_SECONDS"] + 1)
+        second = jobs.claim(now=later)
+        assert first and second and first.job_id == second.job_id
+        assert first.token != second.token
+        jobs.run_claimed(first)  # the slow runner finishes after all
+        job = db.session.scalar(select(Job))
+        assert job.status == "running" and job.locked_by == second.token
+        jobs.run_claimed(second)
+        job = db.session.scalar(select(Job))
+        assert job.status == "done" and job.locked_by is None
+        runs = db.session.scalars(select(JobRun).order_by(JobRun.id)).all()
+        assert len(runs) == 2 and "claimed again" in runs[0].summary
+
+
+def test_two_requests_queueing_the_same_key_make_one_job(app):
+    """The unique key settles a race: the loser reads the winner's job."""
+    with app.app_context():
+        db.session.add(Job(kind=KIND, key="race", run_at=utcnow()))
+        db.session.commit()
+        # This session had not seen it: its insert collides and it takes the row.
+        original = db.session.scalar
+        calls = {"n": 0}
+
+        def first_lookup_misses(statement, *args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                return None
+            return original(statement, *args, **kwargs)
+
+        db.session.scalar = first_lookup_misses  # type: ignore[method-assign]
+        try:
+            job = jobs.enqueue(KIND, "race")
+        finally:
+            db.session.scalar = original  # type: ignore[method-assign]
+        db.session.commit()
+        assert len(db.session.scalars(select(Job)).all()) == 1
+        assert job.key == "race"

@@ -231,9 +231,9 @@ def test_a_job_killed_mid_run_runs_again_and_changes_nothing_twice(
     assert run_jobs(app) == 0  # still claimed: nobody else runs it meanwhile
     with app.app_context():
         later = utcnow() + timedelta(seconds=app.config["JOB_LEASE_SECONDS"] + 1)
-        job_id = jobs.claim(now=later)
-        assert job_id is not None
-        jobs.run_claimed(job_id)
+        held = jobs.claim(now=later)
+        assert held is not None
+        jobs.run_claimed(held)
         db.session.remove()
     once = state(app)
     client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)

@@ -49,6 +49,8 @@ class Job(db.Model):  # type: ignore[name-defined,misc]
     run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Failed attempts so far (a deferral for a rate limit is not one).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Deferrals for Zoom's rate limits in a row: each waits longer (see ``services.jobs``).
+    deferrals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_by: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -62,6 +64,7 @@ class JobRun(db.Model):  # type: ignore[name-defined,misc]
     """What one run of a job did: fetched, changed, or the error (shown on pages)."""
 
     __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_started_at", "started_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[int | None] = mapped_column(

@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from attendance.database import begin_write
 from attendance.errors import ZoomError, ZoomRateLimited
@@ -45,6 +48,11 @@ BACKOFF = (
 MAX_ATTEMPTS = 8
 #: Runs a due-jobs pass makes at most, so one pass stays short.
 PASS_LIMIT = 20
+#: The shortest wait after a rate limit, doubled for each one in a row up to DEFER_MAX.
+DEFER_MIN = timedelta(minutes=1)
+DEFER_MAX = timedelta(hours=1)
+#: Deferrals in a row before a job is given up (about two days of hourly tries).
+MAX_DEFERRALS = 48
 
 Handler = Callable[[Job], JobResult]
 _HANDLERS: dict[str, Handler] = {}
@@ -106,13 +114,20 @@ def enqueue(
             status=JobStatus.QUEUED.value,
             run_at=when,
         )
-        db.session.add(job)
-    elif job.status == JobStatus.QUEUED.value:
+        try:
+            with db.session.begin_nested():
+                db.session.add(job)
+        except IntegrityError:  # another request queued the same key meanwhile
+            job = db.session.scalars(select(Job).where(Job.key == key)).one()
+        else:
+            return job
+    if job.status == JobStatus.QUEUED.value:
         job.run_at = min(job.run_at, when)
     elif job.status in (JobStatus.DONE.value, JobStatus.FAILED.value):
         job.status = JobStatus.QUEUED.value
         job.run_at = when
         job.attempts = 0
+        job.deferrals = 0
         job.last_error = None
         job.args = json.dumps(args or {})
     db.session.flush()
@@ -128,8 +143,20 @@ def job_args(job: Job) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def claim(now: datetime | None = None, lease: timedelta | None = None) -> int | None:
-    """Take the most overdue job (or one whose claim expired); its id, or None. Commits."""
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A job this runner holds: its id and the claim's own token (``jobs.locked_by``)."""
+
+    job_id: int
+    token: str
+
+
+def claim(now: datetime | None = None, lease: timedelta | None = None) -> Claim | None:
+    """Take the most overdue job (or one whose claim expired), or None. Commits.
+
+    The claim's token is written on the job: a runner whose lease ran out and
+    whose job was claimed again settles nothing of the job (only its run is kept).
+    """
     now = now or utcnow()
     lease = lease or timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
     begin_write()
@@ -155,16 +182,18 @@ def claim(now: datetime | None = None, lease: timedelta | None = None) -> int | 
             job.key,
             job.locked_by,
         )
+    token = f"{worker_name()}:{secrets.token_hex(4)}"
     job.status = JobStatus.RUNNING.value
     job.lease_until = now + lease
-    job.locked_by = worker_name()
-    job_id = job.id
+    job.locked_by = token
+    held = Claim(job.id, token)
     db.session.commit()
-    return job_id
+    return held
 
 
-def run_claimed(job_id: int) -> JobRun | None:
-    """Run a job this process claimed, record the run, and settle the job. Commits."""
+def run_claimed(held: Claim) -> JobRun | None:
+    """Run a job this runner claimed, record the run, and settle the job. Commits."""
+    job_id = held.job_id
     job = db.session.get(Job, job_id)
     if job is None:
         db.session.rollback()
@@ -185,15 +214,15 @@ def run_claimed(job_id: int) -> JobRun | None:
         result = function(job)
     except ZoomRateLimited as exc:
         db.session.rollback()
-        return _settle(job_id, run, "deferred", str(exc), run_at=exc.reset_at)
+        return _settle(held, run, "deferred", str(exc), run_at=exc.reset_at)
     except ZoomError as exc:
         db.session.rollback()
-        return _settle(job_id, run, "retry", _describe(exc))
+        return _settle(held, run, "retry", _describe(exc))
     except Exception as exc:  # noqa: BLE001 - recorded on the run, retried with backoff
         db.session.rollback()
         log.exception("job %s failed", job_id)
-        return _settle(job_id, run, "retry", _describe(exc))
-    return _settle(job_id, run, result.outcome, None, result=result)
+        return _settle(held, run, "retry", _describe(exc))
+    return _settle(held, run, result.outcome, None, result=result)
 
 
 def _describe(exc: BaseException) -> str:
@@ -201,7 +230,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _settle(
-    job_id: int,
+    held: Claim,
     run: JobRun,
     outcome: str,
     error: str | None,
@@ -217,18 +246,25 @@ def _settle(
     """
     db.session.rollback()
     begin_write()
-    job = db.session.get(Job, job_id)
+    job = db.session.get(Job, held.job_id)
     now = utcnow()
     run.finished_at = now
     run.error = error
     if result is not None:
-        run.fetched, run.changed, run.summary = (
-            result.fetched,
-            result.changed,
-            result.summary,
-        )
+        run.fetched, run.changed = result.fetched, result.changed
+        run.summary = result.summary
     if job is None:  # its meeting or connection was deleted meanwhile
         db.session.rollback()
+        return run
+    if job.locked_by != held.token:
+        # Our lease ran out and another runner holds the job now: it settles it.
+        log.warning(
+            "job %s: claimed again by %s while this run went on", job.id, job.locked_by
+        )
+        run.outcome = outcome
+        run.summary = (run.summary + " (the job was claimed again meanwhile)").strip()
+        db.session.add(run)
+        db.session.commit()
         return run
     job.lease_until = None
     job.locked_by = None
@@ -236,14 +272,22 @@ def _settle(
     gave_up = False
     if outcome == "done":
         job.status = JobStatus.DONE.value
+        job.deferrals = 0
     elif outcome == "deferred":
-        job.status = JobStatus.QUEUED.value
-        job.run_at = max(run_at or now, now)
-        run.summary = (
-            f"deferred until {job.run_at:%Y-%m-%d %H:%M} UTC (Zoom's rate limit)"
-        )
+        job.deferrals += 1
+        if job.deferrals > MAX_DEFERRALS:
+            job.status = JobStatus.FAILED.value
+            outcome, gave_up = "failed", True
+            run.summary = f"rate limited {MAX_DEFERRALS} times in a row: given up"
+        else:
+            job.status = JobStatus.QUEUED.value
+            job.run_at = deferred_until(now, run_at, job.deferrals)
+            run.summary = (
+                f"deferred until {job.run_at:%Y-%m-%d %H:%M} UTC (Zoom's rate limit)"
+            )
     else:  # retry or not_available: back off, give up after MAX_ATTEMPTS
         job.attempts += 1
+        job.deferrals = 0
         if job.attempts >= MAX_ATTEMPTS:
             job.status = JobStatus.FAILED.value
             outcome = "failed" if outcome == "retry" else outcome
@@ -265,14 +309,30 @@ def _settle(
     return run
 
 
+def deferred_until(
+    now: datetime, reset_at: datetime | None, deferrals: int
+) -> datetime:
+    """When a rate-limited job runs again: Zoom's reset time, within sane bounds.
+
+    At least ``DEFER_MIN`` doubled for each deferral in a row (up to
+    ``DEFER_MAX``): a Zoom answering 429 with no wait, or a time already past,
+    is not asked again at once. At most the next 01:00 UTC (daily limits reset
+    at 00:00 GMT, ZOOM.md §5): a date years ahead does not park the job.
+    """
+    floor = now + min(DEFER_MIN * 2 ** max(deferrals - 1, 0), DEFER_MAX)
+    midnight = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+    ceiling = max(midnight + timedelta(hours=1), floor)
+    return min(max(reset_at or floor, floor), ceiling)
+
+
 def run_due(limit: int = PASS_LIMIT) -> int:
     """Claim and run due jobs, one at a time, up to ``limit``; how many ran."""
     ran = 0
     while ran < limit:
-        job_id = claim()
-        if job_id is None:
+        held = claim()
+        if held is None:
             break
-        run_claimed(job_id)
+        run_claimed(held)
         ran += 1
     return ran
 

@@ -33,6 +33,7 @@ def upgrade():
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('run_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('deferrals', sa.Integer(), server_default='0', nullable=False),
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('locked_by', sa.String(length=100), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
@@ -81,6 +82,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_job_runs_connection_id'), ['connection_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_job_runs_job_id'), ['job_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_job_runs_meeting_id'), ['meeting_id'], unique=False)
+        batch_op.create_index('ix_job_runs_started_at', ['started_at'], unique=False)
 
     op.create_table('report_rows',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -122,6 +124,7 @@ def downgrade():
 
     op.drop_table('report_rows')
     with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_runs_started_at')
         batch_op.drop_index(batch_op.f('ix_job_runs_meeting_id'))
         batch_op.drop_index(batch_op.f('ix_job_runs_job_id'))
         batch_op.drop_index(batch_op.f('ix_job_runs_connection_id'))
