@@ -33,6 +33,33 @@ zoom_cli = AppGroup(
 )
 keys_cli = AppGroup("keys", help="Encryption keys of secrets stored in the database.")
 
+#: A connection id: the database's integer column, so a longer number is refused
+#: as a usage error rather than overflowing the driver.
+CONNECTION_ID = click.IntRange(1, 2**31 - 1)
+
+
+class _Text(click.ParamType):
+    """A text argument that a database column can hold: no NUL, at most ``max_length``.
+
+    PostgreSQL refuses a NUL in text (psycopg2 raises ValueError) and a longer
+    value can match nothing: both are the user's mistake, said as one (exit 2).
+    """
+
+    name = "text"
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        text = str(value)
+        if "\x00" in text:
+            self.fail("must not contain a NUL character", param, ctx)
+        if len(text) > self.max_length:
+            self.fail(f"is longer than {self.max_length} characters", param, ctx)
+        return text
+
 
 @keys_cli.command("generate")
 def keys_generate() -> None:
@@ -242,11 +269,17 @@ def zoom_fake(port: int, data: Path | None) -> None:
 
 
 @zoom_cli.command("backfill")
-@click.option("--course", "course_code", default=None, help="Only this course's code.")
+@click.option(
+    "--course",
+    "course_code",
+    type=_Text(64),
+    default=None,
+    help="Only this course's code.",
+)
 @click.option(
     "--connection",
     "connection_id",
-    type=click.IntRange(min=1),
+    type=CONNECTION_ID,
     default=None,
     help="Only this connection's account (default: every one with credentials).",
 )
@@ -263,7 +296,7 @@ def zoom_backfill(course_code: str | None, connection_id: int | None) -> None:
 @click.option(
     "--connection",
     "connection_id",
-    type=click.IntRange(min=1),
+    type=CONNECTION_ID,
     default=None,
     help="Only this connection's account (default: every one with credentials).",
 )
@@ -277,7 +310,7 @@ def zoom_sync_users(connection_id: int | None) -> None:
 
 
 @zoom_cli.command("reconcile")
-@click.argument("meeting_ref")
+@click.argument("meeting_ref", type=_Text(255))
 def zoom_reconcile(meeting_ref: str) -> None:
     """Reconcile an ended meeting (id or uuid) with Zoom's participant report, now."""
     from attendance.errors import Conflict
@@ -285,7 +318,7 @@ def zoom_reconcile(meeting_ref: str) -> None:
     from attendance.services.reconciliation import reconcile_now, state_json
 
     try:
-        meeting = find_meeting(meeting_ref[:255])
+        meeting = find_meeting(meeting_ref)
         result = _run_zoom(partial(reconcile_now, meeting))
     except (Conflict, NotFound) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -321,3 +321,68 @@ def test_a_backfill_killed_before_its_attendance_is_finished_by_the_next(
     assert len([m for m in _meetings(app) if m == MISSED]) == 1
     assert _meetings(app)[MISSED]["rows"] == 4  # replaced, not added twice
     assert _run(app).changed == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ["backfill", "--connection", "99999999999999999999"],
+            2,
+            "Invalid value for '--connection'",
+        ),
+        (
+            ["sync-users", "--connection", str(2**31)],
+            2,
+            "Invalid value for '--connection'",
+        ),
+        (["backfill", "--course", "x\x00"], 2, "must not contain a NUL character"),
+        (["backfill", "--course", "x" * 65], 2, "is longer than 64 characters"),
+        (["reconcile", "a\x00b"], 2, "must not contain a NUL character"),
+        (["reconcile", "u" * 256], 2, "is longer than 255 characters"),
+        (["reconcile", "9" * 23], 1, "no meeting '99999999999999999999999'"),
+        (["reconcile", str(2**63)], 1, "no meeting"),
+    ],
+    ids=[
+        "huge-connection",
+        "int32-connection",
+        "nul-course",
+        "long-course",
+        "nul-meeting",
+        "long-meeting",
+        "huge-meeting",
+        "int64-meeting",
+    ],
+)
+def test_cli_zoom_commands_refuse_what_no_row_can_be(
+    app, fake: Fake, runner, args: list[str], code: int, message: str
+) -> None:
+    make_course(app)
+    result = runner.invoke(args=["zoom", *args])
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+    assert message in result.output
+    assert not fake.calls("/v2/")
+
+
+def test_find_meeting_takes_no_reference_a_meeting_cannot_have(app, zoom) -> None:
+    from attendance.services.meeting_inputs import find_meeting
+
+    _play(zoom)
+    with app.app_context():
+        meeting_id = db.session.scalar(select(Meeting.id).where(Meeting.uuid == UUID))
+        assert find_meeting(str(meeting_id)).uuid == UUID
+        assert find_meeting(UUID).id == meeting_id
+        for ref in (str(2**63 - 1), str(2**63), "9" * 40, f"{UUID}\x00", "x" * 256):
+            with pytest.raises(NotFound):
+                find_meeting(ref)
+
+
+def test_backfill_of_a_course_code_no_course_can_have_is_refused(
+    app, fake: Fake
+) -> None:
+    make_course(app)
+    for code in ("BIO-101\x00", "B" * 65):
+        with pytest.raises(NotFound):
+            _run(app, course=code)
+    assert fake.calls() == []

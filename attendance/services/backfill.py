@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: How many failures a summary names (the rest are counted).
 _NAMED = 3
+#: The longest course code (the column's length).
+_CODE_MAX = 64
 
 
 @dataclass(slots=True)
@@ -117,6 +119,9 @@ def meeting_numbers(course_code: str | None = None) -> list[tuple[int, int]]:
         CourseMeetingNumber.zoom_meeting_id, CourseMeetingNumber.course_id
     ).order_by(CourseMeetingNumber.course_id, CourseMeetingNumber.zoom_meeting_id)
     if course_code is not None:
+        # PostgreSQL refuses a NUL in text; no course code has one, nor is this long.
+        if "\x00" in course_code or len(course_code) > _CODE_MAX:
+            raise NotFound("no such course")
         course_id = db.session.scalar(
             select(Course.id).where(Course.code == course_code)
         )

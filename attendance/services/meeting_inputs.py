@@ -409,13 +409,25 @@ def load_inputs(
     )
 
 
+#: The largest id a database integer holds: a longer number is no meeting's id
+#: (SQLite's driver raises OverflowError on one rather than finding nothing).
+_MAX_ID = 2**63 - 1
+#: A uuid column's length: a longer reference is no meeting's uuid.
+_MAX_REF = 255
+
+
 def find_meeting(ref: str) -> Meeting:
     """A meeting by id or uuid.
 
+    A reference no meeting can have (a NUL, which PostgreSQL refuses in text; more
+    than a uuid's length) is none, without asking the database.
+
     :raises NotFound: when there is none.
     """
+    if "\x00" in ref or len(ref) > _MAX_REF:
+        raise NotFound("no such meeting (give its id or uuid)")
     meeting = None
-    if is_digits(ref):
+    if is_digits(ref) and int(ref) <= _MAX_ID:
         meeting = db.session.get(Meeting, int(ref))
     if meeting is None:
         meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == ref))
