@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from attendance.extensions import db
 from attendance.models import Course, WebhookEvent
@@ -27,9 +23,12 @@ from attendance.simulator.record import (
     without_leaves,
 )
 from attendance.simulator.scenario import SimulatedClass, SimulationOptions, build_class
-from attendance.zoom import rest
-from attendance.zoom.fake import FakeState, create_fake
-from attendance.zoom.rest import ZoomClient
+from tests.fake_zoom import (  # noqa: F401 - fixtures: the fake, the app on it
+    FakeZoom,
+    app_on_fake_zoom,
+    fake_zoom,
+    served,
+)
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 ACCOUNT = {"account_id": "acct-r", "client_id": "cid-r", "client_secret": "sec-r"}
@@ -191,50 +190,6 @@ def test_lost_leaves_are_the_earliest_final_leaves_and_only_those() -> None:
 # -- the fake Zoom, over HTTP ---------------------------------------------------------
 
 
-class _Fake:
-    def __init__(self, state: FakeState, base: str) -> None:
-        self.state, self.base = state, base
-
-    def client(self) -> ZoomClient:
-        return ZoomClient(
-            ACCOUNT["account_id"],
-            ACCOUNT["client_id"],
-            ACCOUNT["client_secret"],
-            api_base_url=self.base + "/v2",
-            oauth_base_url=self.base,
-        )
-
-    def pages(self, uuid_fragment: str) -> int:
-        calls = requests.get(self.base + "/_fake/calls", timeout=5).json()["calls"]
-        return sum(
-            1
-            for c in calls
-            if c["path"].startswith("/v2/report/") and uuid_fragment in c["path"]
-        )
-
-
-def _serve(state: FakeState) -> Iterator[_Fake]:
-    rest.forget_tokens()
-    state.load({"accounts": [ACCOUNT]})
-    server = make_server("127.0.0.1", 0, create_fake(state), threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield _Fake(state, f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-        rest.forget_tokens()
-
-
-@pytest.fixture
-def fake() -> Iterator[_Fake]:
-    yield from _serve(FakeState())
-
-
 def _typed(row: dict[str, Any]) -> tuple:
     return (
         row["user_id"],
@@ -256,13 +211,15 @@ def test_fake_serves_a_recorded_file_paged(tmp_path) -> None:
     path.write_text(json.dumps(fake_data(sim)), encoding="utf-8")
     recorded = report_rows(sim)
     assert len(recorded) > 300  # more than one page of 300
-    state = FakeState()
-    state.load(json.loads(path.read_text(encoding="utf-8")))
-    for served in _serve(state):
-        with served.client() as client:
+    with served() as fake:
+        # The file as `flask --app app zoom fake --data FILE` loads it.
+        fake.state.load(json.loads(path.read_text(encoding="utf-8")))
+        with fake.client() as client:
             rows = list(client.report_participants(sim.meeting_uuid))
             instances = client.past_instances(sim.meeting_number)
-        assert served.pages("/participants") == 2
+        pages = fake.calls("/v2/report/meetings/")
+    assert [c["query"].get("page_size") for c in pages] == ["300", "300"]
+    assert "next_page_token" in pages[1]["query"]
     got = [
         (
             r.user_id,
@@ -430,7 +387,7 @@ def test_cli_offline_needs_somewhere_to_keep_the_class(runner) -> None:
 
 
 def test_cli_gives_a_running_fake_the_class(
-    app, runner, monkeypatch, fake: _Fake
+    app, runner, monkeypatch, fake: FakeZoom
 ) -> None:
     from attendance.simulator import cli as simulator_cli
 
@@ -526,3 +483,54 @@ def test_cli_started_ago_plays_a_class_that_has_just_ended(
     (rows,) = data["meetings"].values()
     ended = max(_when(r["leave_time"]) for r in rows)
     assert ended == started + timedelta(minutes=60) and ended <= after
+
+
+def test_a_played_class_with_lost_leaves_is_corrected_from_the_fake(
+    app, runner, monkeypatch, fake: FakeZoom
+) -> None:
+    """End to end: the lost leaves keep two students in; the fake's report corrects them."""
+    from attendance.models import AttendanceRecord, Meeting
+    from attendance.models import Student as StudentRow
+    from attendance.services.reconciliation import reconcile_now
+    from attendance.simulator import cli as simulator_cli
+
+    transport = _ClientTransport(app.test_client())
+    monkeypatch.setattr(simulator_cli, "_open_transport", lambda url: transport)
+    args = [*_SMALL, "--lose-leaves", "2", "--started-ago", "60"]
+    result = runner.invoke(simulate_command, [*args, "--fake-url", fake.base])
+    assert result.exit_code == 0, result.output
+    ((uuid, rows),) = fake.state.meetings.items()
+    sent = {_participant(b)["user_id"] for b in transport.sent if b["event"] == LEFT}
+    lost = sorted(
+        f"{_when(r['leave_time']):%H:%M:%S}"
+        for r in rows
+        if r["status"] == "in_meeting" and r["user_id"] not in sent
+    )
+    assert len(lost) == 2
+
+    def records() -> dict[str, tuple[str, str]]:
+        found = db.session.execute(
+            select(StudentRow.student_id, AttendanceRecord)
+            .join(AttendanceRecord, AttendanceRecord.student_id == StudentRow.id)
+            .join(Meeting, Meeting.id == AttendanceRecord.meeting_id)
+            .where(Meeting.uuid == uuid)
+        ).all()
+        return {
+            sid: (r.status, f"{r.last_leave:%H:%M:%S}" if r.last_leave else "")
+            for sid, r in found
+        }
+
+    with app.app_context():
+        meeting = db.session.scalar(select(Meeting).where(Meeting.uuid == uuid))
+        end = f"{meeting.end_time:%H:%M:%S}"
+        before = records()
+        reconciled = reconcile_now(meeting)
+        assert reconciled.fetched == len(rows)
+        after = records()
+    changed = {sid for sid in after if after[sid] != before[sid]}
+    # The two whose leave was lost: in to the end from the webhooks alone, then
+    # out when Zoom's report says, and no one else moved.
+    assert len(changed) == 2
+    assert all(before[sid] == ("Present", end) for sid in changed)
+    assert sorted(after[sid][1] for sid in changed) == lost
+    assert all(after[sid][0] == "Left Early" for sid in changed)
