@@ -268,3 +268,38 @@ def test_the_daily_jobs_sync_users_and_backfill_each_connection(app, fake):
         # Queued again the next day: the finished jobs run again.
         assert zoom_jobs.queue_daily() == 4
         assert {j.status for j in db.session.scalars(select(Job))} == {"queued"}
+
+
+def test_unreadable_credentials_are_no_credentials_not_a_500(
+    app, zoom, client, bearers, fake
+):
+    """The encryption key changed without the old one kept (CONTRACT §6 keys)."""
+    from cryptography.fernet import Fernet
+    from sqlalchemy import update
+
+    from attendance.services import zoom_jobs
+    from tests.engine_support import E
+    from tests.test_reconciliation import meeting_id
+
+    made = connections(app)
+    make_course(app)
+    play_lost_leave(Sender(client, made["Beta"][1], BETA_HOOK))
+    mid = meeting_id(app)
+    bearers(root=True)
+    client.post(
+        "/login", data={"email": "root@uni.edu", "password": INSTRUCTOR_PASSWORD}
+    )
+    app.config["ENCRYPTION_KEYS"] = (Fernet.generate_key().decode(),)  # restarted so
+    page = client.get(f"/meetings/{mid}")
+    assert page.status_code == 200
+    assert "no API credentials" in page.get_data(as_text=True)
+    assert client.post(f"/meetings/{mid}/reconcile").status_code == 409
+    with app.app_context():
+        from datetime import timedelta
+
+        db.session.execute(update(Meeting).values(connection_id=made["Beta"][0]))
+        db.session.commit()
+        assert zoom_jobs.queue_ended_meetings(now=E + timedelta(hours=1)) == 0
+        assert zoom_jobs.queue_daily() == 0
+    listing = client.get("/admin/connections")
+    assert listing.status_code == 200

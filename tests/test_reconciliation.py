@@ -39,6 +39,13 @@ from tests.engine_support import (
 )
 from tests.fake_zoom import FakeZoom, app_on_fake_zoom, fake_zoom  # noqa: F401
 
+
+@pytest.fixture(autouse=True)
+def no_cooldown(monkeypatch):
+    """Reruns at once (the cooldown of a person's request has its own test)."""
+    monkeypatch.setattr(zoom_jobs, "RECONCILE_COOLDOWN", timedelta(0))
+
+
 ANA_ID = "16779001"
 BEN_ID = "16779002"
 
@@ -175,8 +182,9 @@ def test_a_rerun_changes_nothing(app, zoom, client, bearers, fake):
     client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
     run_jobs(app)
     first = state(app)
-    client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
-    run_jobs(app)
+    again = client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
+    assert again.status_code == 202
+    assert run_jobs(app) == 1
     assert state(app) == first
 
 
@@ -418,3 +426,25 @@ def test_the_command_reconciles_now_and_prints_the_changes(app, zoom, fake):
     for bad in ("no-such-meeting", "x" * 5000):
         result = runner.invoke(args=["zoom", "reconcile", bad])
         assert result.exit_code == 1 and "no meeting" in result.output
+
+
+def test_a_person_cannot_rerun_it_moments_after_the_last(
+    app, zoom, client, bearers, fake, monkeypatch
+):
+    monkeypatch.setattr(zoom_jobs, "RECONCILE_COOLDOWN", timedelta(seconds=60))
+    make_course(app)
+    play_lost_leave(zoom)
+    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
+    headers = bearers(root=True)["root"]
+    mid = meeting_id(app)
+    url = f"/api/v1/meetings/{mid}/reconcile"
+    first, twice = client.post(url, headers=headers), client.post(url, headers=headers)
+    assert (first.status_code, twice.status_code) == (202, 202)  # queued: same job
+    assert first.get_json()["job_id"] == twice.get_json()["job_id"]
+    assert run_jobs(app) == 1
+    soon = client.post(url, headers=headers)
+    assert (
+        soon.status_code == 409 and "moments ago" in soon.get_json()["error"]["message"]
+    )
+    assert run_jobs(app) == 0
+    assert len(fake.calls("/v2/report/")) == 1

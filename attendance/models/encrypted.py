@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4)
@@ -25,8 +28,11 @@ def app_cipher() -> MultiFernet:
 class EncryptedText(TypeDecorator[str]):
     """Text stored as a Fernet token; Python sees the plain text.
 
-    A value that no configured key opens raises ``cryptography.fernet.InvalidToken``
-    on read: a wrong or missing key must not pass for an empty secret.
+    A value that no configured key opens (the key changed and the old one was
+    not kept) reads as None, with a warning: no secret, so a webhook URL refuses
+    every request and a connection has no credentials, rather than every page
+    that loads the connection failing. ``flask keys rotate`` reads the stored
+    tokens raw and stays strict.
     """
 
     impl = Text
@@ -40,4 +46,11 @@ class EncryptedText(TypeDecorator[str]):
     def process_result_value(self, value: Any, dialect: Any) -> str | None:
         if value is None:
             return None
-        return app_cipher().decrypt(value.encode("ascii")).decode("utf-8")
+        try:
+            return app_cipher().decrypt(value.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            log.warning(
+                "a stored secret cannot be decrypted with ATTENDANCE_ENCRYPTION_KEY: "
+                "enter it again (or put the old key back, after the new one)"
+            )
+            return None

@@ -70,9 +70,15 @@ def client_for(connection_id: int | None) -> ZoomClient | None:
 def connection_ids_with_credentials() -> list[int | None]:
     """Every connection that can call the API: the environment's (None) first."""
     ids: list[int | None] = [None] if credentials_of(None) else []
-    for connection in db.session.scalars(
-        db.select(ZoomConnection).order_by(ZoomConnection.id)
-    ):
-        if connection.has_credentials:
-            ids.append(connection.id)
+    candidates = db.session.scalars(
+        db.select(ZoomConnection.id)
+        .where(
+            ZoomConnection.account_id != "",
+            ZoomConnection.client_id.is_not(None),
+            ZoomConnection.client_secret.is_not(None),
+        )
+        .order_by(ZoomConnection.id)
+    ).all()
+    # Each decrypted on its own: one unreadable connection leaves the others be.
+    ids.extend(i for i in candidates if credentials_of(i) is not None)
     return ids

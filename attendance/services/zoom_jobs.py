@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 RECONCILE = "reconcile"
 BACKFILL = "backfill"
 USERS_SYNC = "users_sync"
+#: A person's "Reconcile now" is refused this soon after the last one finished.
+RECONCILE_COOLDOWN = timedelta(seconds=60)
 #: Meetings that ended longer ago than this are not reconciled by the sweep
 #: (older ones, e.g. from before an upgrade, only on request).
 SWEEP_DAYS = 7
@@ -54,11 +56,14 @@ def _connection_key(kind: str, connection_id: int | None) -> str:
 # -- reconciliation ----------------------------------------------------------
 
 
-def request_reconcile(meeting: Meeting, run_at: datetime | None = None) -> Job:
+def request_reconcile(
+    meeting: Meeting, run_at: datetime | None = None, *, by_sweep: bool = False
+) -> Job:
     """Queue the meeting's reconciliation (now by default); flushes, the caller commits.
 
-    :raises Conflict: while the meeting is live, or when its connection has no
-        credentials to ask Zoom with.
+    :raises Conflict: while the meeting is live, when its connection has no
+        credentials to ask Zoom with, or (asked by a person) when it was
+        reconciled moments ago: the school's Zoom quota is shared.
     """
     if meeting.effective_end is None:
         raise Conflict("the meeting is still live: it is reconciled once it has ended")
@@ -67,6 +72,17 @@ def request_reconcile(meeting: Meeting, run_at: datetime | None = None) -> Job:
             "the meeting's Zoom connection has no API credentials: "
             "add its Server-to-Server OAuth client id and secret first"
         )
+    # Read, then write: as a writer from the start, or SQLite refuses the write
+    # at once when the intake committed in between.
+    meeting_id = meeting.id
+    db.session.rollback()
+    begin_write()
+    fresh = db.session.get(Meeting, meeting_id)
+    if fresh is None:
+        raise Conflict("the meeting was deleted meanwhile")
+    meeting = fresh
+    if not by_sweep:
+        _not_too_soon(meeting_id)
     reconciliation.mark(meeting.id, ReconcileState.PENDING)
     return jobs.enqueue(
         RECONCILE,
@@ -75,6 +91,19 @@ def request_reconcile(meeting: Meeting, run_at: datetime | None = None) -> Job:
         meeting_id=meeting.id,
         connection_id=meeting.connection_id,
     )
+
+
+def _not_too_soon(meeting_id: int) -> None:
+    """Refuse a request within ``RECONCILE_COOLDOWN`` of the last finished reconciliation."""
+    state = db.session.get(Reconciliation, meeting_id)
+    if state is None or state.at is None or meeting_job(meeting_id) is not None:
+        return
+    wait = state.at + RECONCILE_COOLDOWN - utcnow()
+    if wait > timedelta(0):
+        raise Conflict(
+            "it was reconciled moments ago: try again in "
+            f"{max(int(wait.total_seconds()), 1)} s"
+        )
 
 
 def meeting_job(meeting_id: int) -> Job | None:
@@ -93,10 +122,7 @@ def run_reconcile(job: Job) -> JobResult:
         return JobResult(summary="the meeting no longer exists")
     meeting_id = meeting.id
     if credentials_of(meeting.connection_id) is None:
-        reconciliation.mark(
-            meeting_id, ReconcileState.NOT_AVAILABLE, "no API credentials"
-        )
-        db.session.commit()
+        _mark_now(meeting_id, ReconcileState.NOT_AVAILABLE, "no API credentials")
         return JobResult(summary="its connection has no API credentials")
     try:
         return reconciliation.reconcile_now(meeting)
@@ -180,8 +206,8 @@ def queue_ended_meetings(now: datetime | None = None) -> int:
     for meeting_id, ended in rows:
         meeting = db.session.get(Meeting, meeting_id)
         if meeting is not None:
-            request_reconcile(meeting, run_at=ended + delay)
-    db.session.commit()
+            request_reconcile(meeting, run_at=ended + delay, by_sweep=True)
+            db.session.commit()
     return len(rows)
 
 
