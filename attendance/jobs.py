@@ -79,6 +79,15 @@ def purge_old_events(app: Flask) -> int:
             db.session.remove()
 
 
+def purge_old_runs(app: Flask) -> int:
+    """Delete the records of job runs older than ``services.jobs.RUN_RETENTION``."""
+    with app.app_context():
+        try:
+            return job_queue.purge_runs()
+        finally:
+            db.session.remove()
+
+
 def run_due_jobs(app: Flask) -> int:
     """Run the durable jobs that are due (reconcile, backfill, users sync)."""
     with app.app_context():
@@ -111,6 +120,7 @@ def _add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
     _every(scheduler, app, close_stale_meetings, minutes=5)
     _every(scheduler, app, run_due_jobs, seconds=app.config["JOBS_POLL_SECONDS"])
     _every(scheduler, app, queue_reconciliations, seconds=60)
+    _every(scheduler, app, purge_old_runs, hours=24)
     _every(scheduler, app, queue_daily_zoom_jobs, first=timedelta(minutes=1), hours=24)
     if app.config["EVENT_RETENTION_DAYS"] > 0:
         # Hourly: each run deletes about an hour of events, in small batches.

@@ -238,3 +238,20 @@ def test_two_requests_queueing_the_same_key_make_one_job(app):
         db.session.commit()
         assert len(db.session.scalars(select(Job)).all()) == 1
         assert job.key == "race"
+
+
+def test_old_runs_are_purged(app):
+    with app.app_context():
+        now = utcnow()
+        db.session.add_all(
+            [
+                JobRun(kind=KIND, started_at=now - timedelta(days=d))
+                for d in (1, 89, 91, 400)
+            ]
+        )
+        db.session.commit()
+        assert jobs.purge_runs() == 2
+        kept = sorted(
+            round((now - r.started_at).days) for r in db.session.scalars(select(JobRun))
+        )
+        assert kept == [1, 89]

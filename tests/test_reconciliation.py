@@ -448,3 +448,23 @@ def test_a_person_cannot_rerun_it_moments_after_the_last(
     )
     assert run_jobs(app) == 0
     assert len(fake.calls("/v2/report/")) == 1
+
+
+def test_an_absurdly_large_report_is_refused_not_stored(
+    app, zoom, client, bearers, fake, monkeypatch
+):
+    from attendance.services import reconciliation
+
+    monkeypatch.setattr(reconciliation, "MAX_REPORT_ROWS", 3)
+    make_course(app)
+    play_lost_leave(zoom)
+    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
+    headers = bearers(root=True)["root"]
+    mid = meeting_id(app)
+    client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
+    run_jobs(app)
+    body = client.get(
+        f"/api/v1/meetings/{mid}/reconciliation", headers=headers
+    ).get_json()
+    assert body["status"] == "error" and "more than 3 rows" in body["error"]
+    assert state(app)["report_rows"] == 0

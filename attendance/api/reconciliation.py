@@ -28,7 +28,11 @@ _MEETING_404 = (404, "No such meeting, or not one of the caller's.")
     (202, r.ReconcileQueued, "Queued: GET the reconciliation to follow it."),
     errors=[
         _MEETING_404,
-        (409, "The meeting is live, or its connection has no API credentials."),
+        (
+            409,
+            "The meeting is live, its connection has no API credentials, or it "
+            "was reconciled less than a minute ago.",
+        ),
     ],
 )
 def reconcile_meeting(meeting_id: int):

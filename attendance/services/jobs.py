@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from attendance.database import begin_write
@@ -367,3 +367,31 @@ def wake() -> bool:
         return False
     job.modify(next_run_time=utcnow())
     return True
+
+
+#: Runs older than this are deleted (daily): what a page shows is the last few.
+RUN_RETENTION = timedelta(days=90)
+_PURGE_BATCH = 1000
+
+
+def purge_runs(before: datetime | None = None) -> int:
+    """Delete job runs started before ``before`` (default: ``RUN_RETENTION`` ago).
+
+    In batches of short write transactions, so the write lock is never held long.
+    """
+    before = before or utcnow() - RUN_RETENTION
+    deleted = 0
+    while True:
+        begin_write()
+        ids = db.session.scalars(
+            select(JobRun.id)
+            .where(JobRun.started_at < before)
+            .order_by(JobRun.started_at)
+            .limit(_PURGE_BATCH)
+        ).all()
+        if ids:
+            db.session.execute(delete(JobRun).where(JobRun.id.in_(ids)))
+        db.session.commit()
+        deleted += len(ids)
+        if len(ids) < _PURGE_BATCH:
+            return deleted

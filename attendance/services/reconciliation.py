@@ -27,7 +27,7 @@ from sqlalchemy import delete, insert, select, update
 from attendance.core.model import MeetingResult, Source
 from attendance.core.reconcile import ReportRow, ReportStatus
 from attendance.database import begin_write
-from attendance.errors import Conflict, ZoomNotFound
+from attendance.errors import Conflict, ZoomApiError, ZoomNotFound
 from attendance.extensions import db
 from attendance.models import (
     Meeting,
@@ -50,6 +50,9 @@ from attendance.zoom.rest_rows import PastParticipant, ReportParticipant
 
 log = logging.getLogger(__name__)
 
+#: The most report rows a meeting keeps: a 10,000-seat webinar's join sessions
+#: several times over (ZOOM-REST.md §5: one row per join session).
+MAX_REPORT_ROWS = 50_000
 #: Rows inserted per statement (SQLite's bound-parameter limit is 32,766).
 _CHUNK = 500
 
@@ -77,7 +80,22 @@ def report_row(row: ReportParticipant | PastParticipant) -> ReportRow | None:
 
 
 def _rows(items: Iterable[ReportParticipant | PastParticipant]) -> list[ReportRow]:
-    return [r for r in map(report_row, items) if r is not None]
+    """The rows that name a connection and times, up to ``MAX_REPORT_ROWS``.
+
+    :raises ZoomApiError: past it: no class has that many join sessions, and
+        storing them would hold the write lock for seconds.
+    """
+    rows: list[ReportRow] = []
+    for item in items:
+        row = report_row(item)
+        if row is None:
+            continue
+        if len(rows) >= MAX_REPORT_ROWS:
+            raise ZoomApiError(
+                200, None, f"a report of more than {MAX_REPORT_ROWS} rows: not stored"
+            )
+        rows.append(row)
+    return rows
 
 
 def fetch_report(client: ZoomClient, meeting: Meeting) -> list[ReportRow]:

@@ -250,6 +250,8 @@ def request_connection_job(kind: str, connection_id: int | None) -> Job:
     """Queue a connection's backfill or users sync now (flushes)."""
     if credentials_of(connection_id) is None:
         raise Conflict("the connection has no API credentials")
+    db.session.rollback()  # a writer from the start (see request_reconcile)
+    begin_write()
     return jobs.enqueue(
         kind, _connection_key(kind, connection_id), connection_id=connection_id
     )
