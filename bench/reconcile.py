@@ -15,12 +15,13 @@ In one run, on a fresh SQLite database in a temp dir (or ``--database-url``):
    changes recorded; then once more (the same report again);
 4. serves the same database with the real server (``python app.py`` under eventlet,
    its scheduler on, the fake's settings) and loads its webhook intake with wrk
-   as ``bench/ingest.py`` does, three times: alone; while the server reconciles the
-   meeting once, a third into the window; and while it reconciles it back to back
-   all through the window (``POST /api/v1/meetings/<id>/reconcile`` as an admin,
-   each one awaited through ``GET .../reconciliation``). ``--jobs-process`` runs
-   the jobs in a separate ``flask --app app scheduler`` process instead, for
-   comparison.
+   as ``bench/ingest.py`` does, three times: alone; while the server reconciles
+   another instance of the class once, a third into the window; and while it
+   reconciles ``--back-to-back`` more instances one after the other through the
+   window (``POST /api/v1/meetings/<id>/reconcile`` as an admin, each awaited
+   through ``GET .../reconciliation``; the API refuses to reconcile one meeting
+   twice within a minute). ``--jobs-process`` runs the jobs in a separate ``flask
+   --app app scheduler`` process instead, for comparison.
 
     .venv/bin/python bench/reconcile.py            # part 4 needs wrk: apt-get install -y wrk
 
@@ -46,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,26 +117,15 @@ def _zoom_settings(fake_port: int, client_secret: str) -> dict[str, str]:
     }
 
 
-def _play_class(app: Any, lost: int) -> tuple[int, Any, dict[str, Any]]:
-    """Prepare the course, apply the class's webhooks less ``lost`` final leaves.
-
-    Returns (meeting id, the simulated class, the lost connections by student).
-    """
-    from sqlalchemy import select
-
+def _prepare_course(app: Any) -> None:
+    """The course of the class, its meeting number and its 970-student roster."""
     from attendance.extensions import db
-    from attendance.ingest import applier
-    from attendance.ingest.event_log import IncomingEvent, store_events
-    from attendance.models import Course, Meeting
+    from attendance.models import Course
     from attendance.services.courses import set_meeting_numbers
     from attendance.services.roster import import_rows
-    from attendance.simulator.payloads import encode
-    from attendance.simulator.record import lost_leaves, without_leaves
     from attendance.simulator.scenario import SimulationOptions, build_class
 
     sim = build_class(SimulationOptions(start=START, **CLASS))
-    gone = lost_leaves(sim, lost)
-    events = without_leaves(sim.events, {c.user_id for c in gone.values()})
     with app.app_context():
         course = Course(code=sim.options.course_code, title="Bench", timezone="UTC")
         db.session.add(course)
@@ -143,6 +133,33 @@ def _play_class(app: Any, lost: int) -> tuple[int, Any, dict[str, Any]]:
         set_meeting_numbers(course, [sim.meeting_number])
         import_rows(course, list(enumerate(sim.roster, start=2)))
         db.session.commit()
+        db.session.remove()
+
+
+def _play_class(
+    app: Any, fake_port: int, lost: int, day: int = 0
+) -> tuple[int, Any, dict[str, Any], float]:
+    """One instance of the class (``day`` days after the first): its webhooks less
+    ``lost`` final leaves applied, its report at the fake Zoom.
+
+    Returns (meeting id, the simulated class, the lost connections by student,
+    seconds the webhooks took to apply).
+    """
+    from sqlalchemy import select
+
+    from attendance.extensions import db
+    from attendance.ingest import applier
+    from attendance.ingest.event_log import IncomingEvent, store_events
+    from attendance.models import Meeting
+    from attendance.simulator.payloads import encode
+    from attendance.simulator.record import lost_leaves, report_rows, without_leaves
+    from attendance.simulator.scenario import SimulationOptions, build_class
+
+    start = START + timedelta(days=day)
+    sim = build_class(SimulationOptions(start=start, **CLASS))
+    gone = lost_leaves(sim, lost)
+    events = without_leaves(sim.events, {c.user_id for c in gone.values()})
+    with app.app_context():
         began = time.perf_counter()
         for first in range(0, len(events), 500):
             chunk = events[first : first + 500]
@@ -159,15 +176,13 @@ def _play_class(app: Any, lost: int) -> tuple[int, Any, dict[str, Any]]:
         )
         meeting_id = meeting.id
         db.session.remove()
-    people = len(sim.roster) + len(sim.cast["guests"])
-    print(
-        f"class   : {people} people ({len(sim.roster)} students,"
-        f" {len(sim.cast['guests'])} guests), {len(sim.plan)} connections;"
-        f" {len(events)} webhooks applied in {played:.1f} s, the final leave of"
-        f" {len(gone)} students lost",
-        flush=True,
+    status, _ = _post_json(
+        fake_port,
+        "/_fake/participants",
+        {"uuid": sim.meeting_uuid, "participants": report_rows(sim)},
     )
-    return meeting_id, sim, gone
+    assert status == 200, status
+    return meeting_id, sim, gone, played
 
 
 def _post_json(port: int, path: str, body: Any, headers: dict[str, str] | None = None):
@@ -264,28 +279,27 @@ def _moved_students(app: Any, meeting_id: int, gone: dict[str, Any]) -> str:
 
 
 class Reconciler(threading.Thread):
-    """Asks the server to reconcile the meeting, awaits it, and asks again, until
-    stopped or ``limit`` are done; the first after ``delay`` seconds."""
+    """Asks the server to reconcile each meeting in turn, awaiting each, until
+    stopped or done; the first after ``delay`` seconds.
+
+    A meeting at a time, each once: the API refuses a meeting reconciled less than
+    a minute ago (409), but the scheduler reconciles many meetings in a row (say,
+    after an outage).
+    """
 
     def __init__(
-        self,
-        port: int,
-        meeting_id: int,
-        token: str,
-        *,
-        limit: int | None = None,
-        delay: float = 0.0,
+        self, port: int, meeting_ids: Sequence[int], token: str, delay: float = 0.0
     ) -> None:
         super().__init__(name="reconciler", daemon=True)
-        self.port, self.meeting_id = port, meeting_id
+        self.port, self.meeting_ids = port, list(meeting_ids)
         self.headers = {"Authorization": f"Bearer {token}"}
-        self.limit, self.delay = limit, delay
+        self.delay = delay
         self.stop = threading.Event()
         self.seconds: list[float] = []
         self.errors: list[str] = []
 
-    def _state(self) -> dict[str, Any]:
-        path = f"/api/v1/meetings/{self.meeting_id}/reconciliation"
+    def _state(self, meeting_id: int) -> dict[str, Any]:
+        path = f"/api/v1/meetings/{meeting_id}/reconciliation"
         status, body = _get_json(self.port, path, self.headers)
         if status != 200:
             raise RuntimeError(f"GET {path}: {status} {body}")
@@ -294,30 +308,33 @@ class Reconciler(threading.Thread):
     def run(self) -> None:
         try:
             self.stop.wait(self.delay)
-            while not self.stop.is_set():
-                if self.limit is not None and len(self.seconds) >= self.limit:
+            for meeting_id in self.meeting_ids:
+                if self.stop.is_set():
                     return
-                before = self._state().get("at")
-                began = time.monotonic()
-                path = f"/api/v1/meetings/{self.meeting_id}/reconcile"
-                status, body = _post_json(self.port, path, {}, self.headers)
-                if status != 202:
-                    raise RuntimeError(f"POST {path}: {status} {body}")
-                while True:
-                    state = self._state()
-                    if state.get("status") != "pending" and state.get("at") != before:
-                        break
-                    if time.monotonic() - began > 60:
-                        status, error = state.get("status"), state.get("error")
-                        raise RuntimeError(
-                            f"not reconciled after 60 s (status {status}, error {error})"
-                        )
-                    time.sleep(0.05)
-                if state.get("status") != "done":
-                    self.errors.append(f"{state.get('status')}: {state.get('error')}")
-                self.seconds.append(time.monotonic() - began)
+                self._one(meeting_id)
         except Exception as exc:  # noqa: BLE001 - reported in the summary
             self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _one(self, meeting_id: int) -> None:
+        before = self._state(meeting_id).get("at")
+        began = time.monotonic()
+        path = f"/api/v1/meetings/{meeting_id}/reconcile"
+        status, body = _post_json(self.port, path, {}, self.headers)
+        if status != 202:
+            raise RuntimeError(f"POST {path}: {status} {body}")
+        while True:
+            state = self._state(meeting_id)
+            if state.get("status") != "pending" and state.get("at") != before:
+                break
+            if time.monotonic() - began > 60:
+                status, error = state.get("status"), state.get("error")
+                raise RuntimeError(
+                    f"not reconciled after 60 s (status {status}, error {error})"
+                )
+            time.sleep(0.05)
+        if state.get("status") != "done":
+            self.errors.append(f"{state.get('status')}: {state.get('error')}")
+        self.seconds.append(time.monotonic() - began)
 
 
 def _phase(
@@ -345,7 +362,7 @@ def _intake(
     tmp: Path,
     database_url: str,
     zoom: dict[str, str],
-    meeting_id: int,
+    meeting_ids: Sequence[int],
 ) -> bool:
     """Part 4: the intake's figures alone and while reconciling; True when unchanged."""
     port = free_port(HOST)
@@ -383,13 +400,13 @@ def _intake(
         log_path=tmp / "server.log",
     )
     run_id = secrets.token_hex(3)
-    phases = (
+    phases: tuple[tuple[str, str, dict[str, Any] | None], ...] = (
         ("w", "warm", None),
         ("a", "alone", None),
         # One reconciliation, a third into the window: "while a reconciliation runs".
-        ("o", "one", {"limit": 1, "delay": args.duration / 3}),
-        # Reconciliations back to back all through the window: the worst case.
-        ("b", "b2b", {}),
+        ("o", "one", {"meeting_ids": meeting_ids[:1], "delay": args.duration / 3}),
+        # Other meetings reconciled back to back through the window: the worst case.
+        ("b", "b2b", {"meeting_ids": meeting_ids[1:]}),
     )
     sets = {
         key: build_bodies(args.events, run_id=f"{run_id}{key}", label=key)
@@ -419,7 +436,7 @@ def _intake(
             write_signed_requests(requests_file, secret, sets[key], int(time.time()))
             reconciler = None
             if reconciling is not None:
-                reconciler = Reconciler(port, meeting_id, token, **reconciling)
+                reconciler = Reconciler(port, token=token, **reconciling)
                 reconciler.start()
             result = _phase(wrk, server, requests_file, args, name)
             if reconciler is not None:
@@ -519,6 +536,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="part 4: run the jobs in a `flask --app app scheduler` process, not the"
         " server's (for comparison)",
     )
+    parser.add_argument(
+        "--back-to-back",
+        type=int,
+        default=16,
+        help="meetings the server reconciles back to back in part 4's last phase",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="s per phase")
     parser.add_argument("--connections", type=int, default=20, help="wrk -c")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t")
@@ -595,15 +618,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         with app.app_context():
             upgrade()
-        meeting_id, sim, gone = _play_class(app, args.lost)
-        rows = report_rows(sim)
-        status, _ = _post_json(
-            fake_port,
-            "/_fake/participants",
-            {"uuid": sim.meeting_uuid, "participants": rows},
+        _prepare_course(app)
+        meeting_id, sim, gone, played = _play_class(app, fake_port, args.lost)
+        people = len(sim.roster) + len(sim.cast["guests"])
+        print(
+            f"class   : {people} people ({len(sim.roster)} students,"
+            f" {len(sim.cast['guests'])} guests), {len(sim.plan)} connections;"
+            f" webhooks applied in {played:.1f} s, the final leave of"
+            f" {len(gone)} students lost",
+            flush=True,
         )
-        assert status == 200, status
-        print(f"report  : {len(rows)} rows at the fake Zoom, paged by 300", flush=True)
+        rows = len(report_rows(sim))
+        print(f"report  : {rows} rows at the fake Zoom, paged by 300", flush=True)
 
         before = _moved_students(app, meeting_id, gone)
         first, result = _reconcile_here(app, meeting_id)
@@ -631,7 +657,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         unchanged = True
         if wrk is not None:
-            unchanged = _intake(args, wrk, tmp, database_url, zoom, meeting_id)
+            # Meetings the server has not reconciled yet (see Reconciler).
+            began = time.perf_counter()
+            others = [
+                _play_class(app, fake_port, args.lost, day)[0]
+                for day in range(1, 2 + args.back_to_back)
+            ]
+            print(
+                f"more    : {len(others)} more instances of the class, with their"
+                f" reports, for the server to reconcile ({time.perf_counter() - began:.0f} s)",
+                flush=True,
+            )
+            with app.app_context():
+                from attendance.extensions import db
+
+                db.engine.dispose()
+            unchanged = _intake(args, wrk, tmp, database_url, zoom, others)
         failed = not (fast and unchanged)
         print(f"result  : {'FAIL' if failed else 'PASS'}")
         crashed = False

@@ -386,3 +386,101 @@ def test_backfill_of_a_course_code_no_course_can_have_is_refused(
         with pytest.raises(NotFound):
             _run(app, course=code)
     assert fake.calls() == []
+
+
+# -- webinars -----------------------------------------------------------------
+
+WEBINAR_NUMBER = 91234567890
+#: A webinar held while the server was down (a UUID Zoom double-encodes).
+MISSED_WEBINAR = "/webinar//missed=="
+
+
+def _webinar_held(fake: Fake, app) -> None:
+    """WEB-1 lists a webinar number; Zoom has one ended instance of it, and its report."""
+    make_course(app, number=WEBINAR_NUMBER, code="WEB-1")
+    fake.post(
+        "/_fake/instances",
+        {
+            "meeting_id": WEBINAR_NUMBER,
+            "webinar": True,
+            "webinars": [{"uuid": MISSED_WEBINAR, "start_time": iso(S)}],
+        },
+    )
+    fake.post(
+        "/_fake/participants",
+        {"uuid": MISSED_WEBINAR, "participants": _missed_report(S), "webinar": True},
+    )
+
+
+def _is_webinar(app, uuid: str) -> bool:
+    with app.app_context():
+        return db.session.scalar(select(Meeting.is_webinar).where(Meeting.uuid == uuid))
+
+
+def test_backfill_creates_a_missed_webinar_from_the_webinar_report(app, fake: Fake):
+    _webinar_held(fake, app)
+    result = _run(app, course="WEB-1")
+    assert (result.fetched, result.changed, result.outcome) == (1, 1, "done")
+    assert "1 of the numbers are webinars" in result.summary
+    missed = _meetings(app)[MISSED_WEBINAR]
+    assert (missed["backfilled"], missed["zoom_meeting_id"], missed["rows"]) == (
+        True,
+        WEBINAR_NUMBER,
+        4,
+    )
+    assert _is_webinar(app, MISSED_WEBINAR) is True
+    assert {sid: r["status"] for sid, r in records(app, MISSED_WEBINAR).items()} == {
+        "S1": "Present",
+        "S2": "Left Early",
+        "S3": "Absent",
+        "S4": "Absent",
+    }
+    # The meetings' list said no such meeting; the webinars' list and report answered.
+    assert [c["path"] for c in fake.calls("/v2/")] == [
+        f"/v2/past_meetings/{WEBINAR_NUMBER}/instances",
+        f"/v2/past_webinars/{WEBINAR_NUMBER}/instances",
+        "/v2/report/webinars/%252Fwebinar%252F%252Fmissed%253D%253D/participants",
+    ]
+
+
+def test_backfill_of_a_webinar_twice_creates_it_once(app, fake: Fake):
+    _webinar_held(fake, app)
+    assert _run(app, course="WEB-1").changed == 1
+    first = _meetings(app)
+    again = _run(app, course="WEB-1")
+    assert (again.fetched, again.changed) == (1, 0)
+    assert _meetings(app) == first
+    assert len(fake.calls("/v2/report/webinars/")) == 1
+
+
+def test_backfill_of_meetings_and_a_webinar_together(app, fake: Fake, course):
+    _webinar_held(fake, app)
+    result = _run(app)
+    assert (result.fetched, result.changed) == (3, 2)
+    assert _is_webinar(app, MISSED) is False
+    assert _is_webinar(app, MISSED_WEBINAR) is True
+    assert not fake.calls(f"/v2/past_webinars/{NUMBER}")  # a meeting's number: no
+
+
+@pytest.mark.parametrize("webinars_answer", ["404", "400"])
+def test_a_number_neither_meeting_nor_webinar_here_is_another_accounts(
+    app, fake: Fake, webinars_answer: str
+):
+    make_course(app, number=OTHER_NUMBER, code="CHEM-1")
+    fake.fault("404")  # the meetings' list
+    fake.fault(webinars_answer)  # the webinars' list (400: no webinar add-on)
+    result = _run(app, course="CHEM-1")
+    assert (result.fetched, result.changed, result.outcome) == (0, 0, "done")
+    assert "1 numbers unknown to this Zoom account" in result.summary
+    assert "failed" not in result.summary
+    assert len(fake.calls("/v2/")) == 2
+
+
+def test_a_webinar_list_that_fails_is_named(app, fake: Fake):
+    make_course(app, number=OTHER_NUMBER, code="CHEM-1")
+    fake.fault("404")
+    fake.fault("500", count=10)
+    result = _run(app, course="CHEM-1")
+    assert f"1 failed: meeting number {OTHER_NUMBER}: Zoom answered 500" in (
+        result.summary
+    )

@@ -4,8 +4,8 @@ Its own small Flask app (not the attendance app), for tests, benchmarks and demo
 ``flask --app app zoom fake --port N [--data FILE]``. It keeps its state in memory
 (loaded from a JSON file, or set through ``/_fake/…``), answers faults on demand
 (429 QPS or daily with Retry-After in seconds or as a date, an expired token, a
-500, a slow answer, a 200 with a given body: a broken page) and records every
-call it received.
+500, a 404 or 400, a slow answer, a 200 with a given body: a broken page) and
+records every call it received.
 
 UUIDs are read from the raw request path as Zoom reads them: a segment is decoded
 once, and again when it was encoded twice; a UUID that begins with ``/`` or holds
@@ -32,7 +32,9 @@ from werkzeug.serving import make_server
 #: The address the fake binds: never anything but this machine.
 HOST = "127.0.0.1"
 #: The fault kinds ``POST /_fake/faults`` accepts.
-FAULTS = frozenset({"429-qps", "429-daily", "429", "401", "500", "sleep", "body"})
+FAULTS = frozenset(
+    {"429-qps", "429-daily", "429", "401", "400", "404", "500", "sleep", "body"}
+)
 
 
 @dataclass
@@ -292,6 +294,10 @@ def _fault_answer(fault: _Fault) -> Response | None:
         return _zoom_error(401, 124, "Access token is expired.")
     if fault.kind == "body":
         return jsonify(fault.body)
+    if fault.kind == "404":
+        return _zoom_error(404, 3001, "Meeting does not exist.")
+    if fault.kind == "400":  # e.g. webinars asked of an account without the add-on
+        return _zoom_error(400, 200, "No permission.")
     response = _zoom_error(
         429, 429, "You have reached the maximum per-second rate limit"
     )
