@@ -305,12 +305,15 @@ def apply_report(meeting: Meeting, rows: Sequence[ReportRow]) -> JobResult:
     changes = changes_between(before, after)
     _record(meeting, len(rows), changes)
     db.session.commit()
-    kept = len([r for r in rows if r.status is not ReportStatus.IN_WAITING_ROOM])
+    waiting = sum(1 for r in rows if r.status is ReportStatus.IN_WAITING_ROOM)
     students = sum(1 for c in changes if c.student_pk is not None)
+    fetched = f"{len(rows)} report rows" + (
+        f" ({waiting} in the waiting room)" if waiting else ""
+    )
     summary = (
-        f"{kept} report rows; {students} students' attendance changed"
+        f"{fetched}; {students} students' attendance changed"
         if changes
-        else f"{kept} report rows; nothing changed"
+        else f"{fetched}; nothing changed"
     )
     return JobResult(fetched=len(rows), changed=len(changes), summary=summary)
 
