@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.browser import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.engine_support import UUID, E, S, ended, session, started
+from tests.engine_support import ROSTER, UUID, E, S, ended, session, started
 from tests.fake_zoom import FakeZoom, served
 from tests.intake_support import post_signed
 from tests.support import encode
@@ -67,26 +67,7 @@ def test_reconcile_now_in_the_server_corrects_a_lost_leave(
         "POST",
         f"/courses/{course_id}/students",
         token,
-        json=[
-            {
-                "student_id": "S1",
-                "first_name": "Ana",
-                "last_name": "Díaz",
-                "email": "ana@uni.edu",
-            },
-            {
-                "student_id": "S2",
-                "first_name": "Ben",
-                "last_name": "Okafor",
-                "email": "ben@uni.edu",
-            },
-            {
-                "student_id": "S3",
-                "first_name": "Chen",
-                "last_name": "Wei",
-                "email": "chen@uni.edu",
-            },
-        ],
+        json=ROSTER[:3],
     )
     assert imported.status_code == 200, imported.text
     events = [started()]

@@ -93,6 +93,16 @@ def meeting_id(app) -> int:
         return db.session.scalar(select(Meeting.id).where(Meeting.uuid == UUID))
 
 
+def lost_leave_class(app, zoom, bearers, fake=None) -> tuple[dict[str, str], int]:
+    """The course, its class with a lost leave, Zoom's report of it (when ``fake``
+    is given), an admin's headers and the meeting's id."""
+    make_course(app)
+    play_lost_leave(zoom)
+    if fake is not None:
+        fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
+    return bearers(root=True)["root"], meeting_id(app)
+
+
 def run_jobs(app) -> int:
     with app.app_context():
         try:
@@ -174,11 +184,7 @@ def test_a_lost_leave_is_corrected_and_a_report_only_student_added(
 
 
 def test_a_rerun_changes_nothing(app, zoom, client, bearers, fake):
-    make_course(app)
-    play_lost_leave(zoom)
-    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
-    headers = bearers(root=True)["root"]
-    mid = meeting_id(app)
+    headers, mid = lost_leave_class(app, zoom, bearers, fake)
     client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
     run_jobs(app)
     first = state(app)
@@ -216,11 +222,7 @@ class Killed(BaseException):
 def test_a_job_killed_mid_run_runs_again_and_changes_nothing_twice(
     app, zoom, client, bearers, fake, monkeypatch
 ):
-    make_course(app)
-    play_lost_leave(zoom)
-    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
-    headers = bearers(root=True)["root"]
-    mid = meeting_id(app)
+    headers, mid = lost_leave_class(app, zoom, bearers, fake)
     client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
 
     real = generation.compute_inputs
@@ -254,10 +256,7 @@ def test_a_job_killed_mid_run_runs_again_and_changes_nothing_twice(
 def test_a_report_not_ready_is_asked_for_again_then_given_up(
     app, zoom, client, bearers, fake
 ):
-    make_course(app)
-    play_lost_leave(zoom)
-    headers = bearers(root=True)["root"]
-    mid = meeting_id(app)
+    headers, mid = lost_leave_class(app, zoom, bearers)
     client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
     run_jobs(app)
     with app.app_context():
@@ -289,12 +288,8 @@ def test_a_report_not_ready_is_asked_for_again_then_given_up(
 def test_a_daily_rate_limit_defers_the_job_and_loses_nothing(
     app, zoom, client, bearers, fake
 ):
-    make_course(app)
-    play_lost_leave(zoom)
-    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
+    headers, mid = lost_leave_class(app, zoom, bearers, fake)
     fake.fault("429-daily", retry_after="seconds", seconds=7200)
-    headers = bearers(root=True)["root"]
-    mid = meeting_id(app)
     client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
     run_jobs(app)
     with app.app_context():
@@ -310,12 +305,8 @@ def test_a_daily_rate_limit_defers_the_job_and_loses_nothing(
 
 
 def test_a_5xx_is_retried_with_backoff_and_recorded(app, zoom, client, bearers, fake):
-    make_course(app)
-    play_lost_leave(zoom)
-    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
+    headers, mid = lost_leave_class(app, zoom, bearers, fake)
     fake.fault("500", count=20)
-    headers = bearers(root=True)["root"]
-    mid = meeting_id(app)
     client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
     run_jobs(app)
     with app.app_context():
@@ -393,11 +384,7 @@ def test_old_meetings_are_not_swept(app, zoom):
 
 
 def test_a_manual_status_survives_reconciliation(app, zoom, client, bearers, fake):
-    make_course(app)
-    play_lost_leave(zoom)
-    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
-    headers = bearers(root=True)["root"]
-    mid = meeting_id(app)
+    headers, mid = lost_leave_class(app, zoom, bearers, fake)
     with app.app_context():
         ana = db.session.scalar(select(Student.id).where(Student.student_id == "S1"))
     answer = client.patch(
@@ -423,20 +410,17 @@ def test_the_command_reconciles_now_and_prints_the_changes(app, zoom, fake):
     assert "2 students' attendance changed" in result.output
     assert "3600 s -> 1200 s, Present ->" in result.output
     assert records(app)["S1"]["attended_seconds"] == 1200
-    for bad in ("no-such-meeting", "x" * 5000):
-        result = runner.invoke(args=["zoom", "reconcile", bad])
-        assert result.exit_code == 1 and "no meeting" in result.output
+    result = runner.invoke(args=["zoom", "reconcile", "no-such-meeting"])
+    assert result.exit_code == 1 and "no meeting" in result.output
+    result = runner.invoke(args=["zoom", "reconcile", "x" * 5000])
+    assert result.exit_code == 2 and "longer than 255" in result.output
 
 
 def test_a_person_cannot_rerun_it_moments_after_the_last(
     app, zoom, client, bearers, fake, monkeypatch
 ):
     monkeypatch.setattr(zoom_jobs, "RECONCILE_COOLDOWN", timedelta(seconds=60))
-    make_course(app)
-    play_lost_leave(zoom)
-    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
-    headers = bearers(root=True)["root"]
-    mid = meeting_id(app)
+    headers, mid = lost_leave_class(app, zoom, bearers, fake)
     url = f"/api/v1/meetings/{mid}/reconcile"
     first, twice = client.post(url, headers=headers), client.post(url, headers=headers)
     assert (first.status_code, twice.status_code) == (202, 202)  # queued: same job
@@ -456,11 +440,7 @@ def test_an_absurdly_large_report_is_refused_not_stored(
     from attendance.services import reconciliation
 
     monkeypatch.setattr(reconciliation, "MAX_REPORT_ROWS", 3)
-    make_course(app)
-    play_lost_leave(zoom)
-    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
-    headers = bearers(root=True)["root"]
-    mid = meeting_id(app)
+    headers, mid = lost_leave_class(app, zoom, bearers, fake)
     client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
     run_jobs(app)
     body = client.get(
