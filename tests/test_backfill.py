@@ -484,3 +484,19 @@ def test_a_webinar_list_that_fails_is_named(app, fake: Fake):
     assert f"1 failed: meeting number {OTHER_NUMBER}: Zoom answered 500" in (
         result.summary
     )
+
+
+def test_the_meeting_page_says_a_meeting_was_recovered_from_the_report(
+    app, client, bearers, fake: Fake, course
+):
+    from tests.conftest import INSTRUCTOR_PASSWORD
+
+    _run(app)
+    bearers(root=True)
+    client.post("/login", data={"email": "root@uni.edu", "password": INSTRUCTOR_PASSWORD})
+    with app.app_context():
+        ids = dict(db.session.execute(select(Meeting.uuid, Meeting.id)).all())
+    missed = client.get(f"/meetings/{ids[MISSED]}").get_data(as_text=True)
+    played = client.get(f"/meetings/{ids[UUID]}").get_data(as_text=True)
+    assert 'data-testid="backfilled"' in missed
+    assert 'data-testid="backfilled"' not in played
