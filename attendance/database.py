@@ -23,6 +23,23 @@ def begin_write() -> None:
         db.session.connection(execution_options={WRITE_OPTION: True})
 
 
+def begin_write_afresh() -> None:
+    """``begin_write``, ending first a transaction that began as a reader.
+
+    A reader's transaction cannot become SQLite's writer once another connection
+    has committed since it began (``database is locked`` at once, whatever the
+    busy timeout): a service that may be called after reads starts over as a
+    writer. Objects read before are expired and load again on use.
+    """
+    session = db.session()
+    if session.in_transaction():
+        options = session.connection().get_execution_options()
+        if options.get(WRITE_OPTION):
+            return
+        session.rollback()
+    begin_write()
+
+
 def is_unavailable(error: BaseException) -> bool:
     """Whether ``error`` means the database cannot be reached or written *now*.
 

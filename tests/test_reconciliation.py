@@ -448,3 +448,24 @@ def test_an_absurdly_large_report_is_refused_not_stored(
     ).get_json()
     assert body["status"] == "error" and "more than 3 rows" in body["error"]
     assert state(app)["report_rows"] == 0
+
+
+def test_applying_a_report_after_reads_survives_a_commit_in_between(app, zoom, fake):
+    """The job reads the meeting, Zoom answers, the intake commits, then it writes:
+    on SQLite a reader's transaction could not become the writer any more."""
+    from sqlalchemy import update
+
+    from attendance.services import reconciliation
+
+    make_course(app)
+    play_lost_leave(zoom)
+    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
+    with app.app_context():
+        meeting = db.session.scalars(select(Meeting)).one()  # a reader from here
+        with fake.client() as zoom_api:
+            rows = reconciliation.fetch_report(zoom_api, meeting)
+        with db.engine.begin() as other:  # the intake, committing meanwhile
+            other.execute(update(Meeting).values(topic="Biology (renamed)"))
+        reconciliation.apply_report(meeting, rows)
+        db.session.remove()
+    assert records(app)["S1"]["attended_seconds"] == 1200

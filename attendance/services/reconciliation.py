@@ -26,7 +26,7 @@ from sqlalchemy import delete, insert, select, update
 
 from attendance.core.model import MeetingResult, Source
 from attendance.core.reconcile import ReportRow, ReportStatus
-from attendance.database import begin_write
+from attendance.database import begin_write, begin_write_afresh
 from attendance.errors import Conflict, ZoomApiError, ZoomNotFound
 from attendance.extensions import db
 from attendance.models import (
@@ -182,9 +182,12 @@ def changes_between(before: MeetingResult, after: MeetingResult) -> list[Change]
 def store_rows(meeting: Meeting, rows: Sequence[ReportRow]) -> int:
     """Step 2: replace the meeting's report rows (commits). Returns the new events_version."""
     rows = sorted(set(rows), key=_row_order)
-    begin_write()
+    meeting_id = meeting.id
+    # Called after reads (a job, the CLI): a writer from here. A backfill's
+    # create is one already, and its new meeting is kept.
+    begin_write_afresh()
     keys = sorted({r.user_id for r in rows})
-    known = _participant_ids(meeting.id, keys)
+    known = _participant_ids(meeting_id, keys)
     missing = [k for k in keys if k not in known]
     if missing:
         first: dict[str, ReportRow] = {}
@@ -196,7 +199,7 @@ def store_rows(meeting: Meeting, rows: Sequence[ReportRow]) -> int:
                 insert_ignoring_conflicts(table, "meeting_id", "user_key"),
                 [
                     {
-                        "meeting_id": meeting.id,
+                        "meeting_id": meeting_id,
                         "user_key": key[:255],
                         "name": first[key].name[:300],
                         "email": first[key].email[:254],
@@ -209,13 +212,13 @@ def store_rows(meeting: Meeting, rows: Sequence[ReportRow]) -> int:
                     for key in missing[start : start + _CHUNK]
                 ],
             )
-        known = _participant_ids(meeting.id, keys)
+        known = _participant_ids(meeting_id, keys)
     db.session.execute(
-        delete(ReportRowRecord).where(ReportRowRecord.meeting_id == meeting.id)
+        delete(ReportRowRecord).where(ReportRowRecord.meeting_id == meeting_id)
     )
     values = [
         {
-            "meeting_id": meeting.id,
+            "meeting_id": meeting_id,
             "participant_id": known[r.user_id],
             "join_us": to_micros(r.join_time),
             "leave_us": to_micros(r.leave_time),
@@ -231,11 +234,11 @@ def store_rows(meeting: Meeting, rows: Sequence[ReportRow]) -> int:
         db.session.execute(insert(ReportRowRecord), values[start : start + _CHUNK])
     db.session.execute(
         update(Meeting)
-        .where(Meeting.id == meeting.id)
+        .where(Meeting.id == meeting_id)
         .values(events_version=Meeting.events_version + 1)
     )
     version = db.session.scalars(
-        select(Meeting.events_version).where(Meeting.id == meeting.id)
+        select(Meeting.events_version).where(Meeting.id == meeting_id)
     ).one()
     db.session.commit()
     return int(version)
