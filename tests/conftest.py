@@ -89,6 +89,9 @@ def make_test_app(database_url: str, **overrides: Any):
         "LOG_LEVEL": "INFO",
         # Off for most tests; tests of CSRF itself turn it on (csrf_app).
         "WTF_CSRF_ENABLED": False,
+        # A scrypt hash or check costs 0.1 s and the suite makes thousands: a
+        # cheap method here (servers started by tests keep the real default).
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
     config.update(overrides)
     return create_app(config)
@@ -101,11 +104,27 @@ def _truncate(app) -> None:
     cache.clear()
     forget_rosters()
     with app.app_context():
-        tables = [t.name for t in db.metadata.sorted_tables]
         with db.engine.begin() as conn:
             if db.engine.dialect.name == "postgresql":
-                names = ", ".join(f'"{t}"' for t in tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                # DELETE and setval: a TRUNCATE of two dozen tables cost 45 ms
+                # per test (file work per table), this 10 ms on the tests' tiny tables.
+                for table in reversed(db.metadata.sorted_tables):
+                    conn.execute(table.delete())
+                sequences = (
+                    conn.execute(
+                        text(
+                            "SELECT schemaname || '.' || sequencename FROM pg_sequences"
+                            " WHERE schemaname = current_schema()"
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                if sequences:
+                    calls = ", ".join(
+                        f"setval('{name}', 1, false)" for name in sequences
+                    )
+                    conn.execute(text(f"SELECT {calls}"))
             else:
                 for table in reversed(db.metadata.sorted_tables):
                     conn.execute(table.delete())

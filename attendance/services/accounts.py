@@ -13,6 +13,7 @@ import logging
 import secrets
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -230,14 +231,19 @@ def _forget_attempt(attempt_id: int) -> None:
 
 
 @functools.cache
-def _dummy_hash() -> str:
-    """A hash of nothing anyone knows, made once, for ``_burn``."""
+def _dummy_hash(method: str | None) -> str:
+    """A hash of nothing anyone knows, made once per method, for ``_burn``."""
+    if method:
+        return generate_password_hash(secrets.token_hex(16), method=method)
     return generate_password_hash(secrets.token_hex(16))
 
 
 def _burn(password: str) -> bool:
     """Spend a real hash check on an unknown e-mail, so timing does not tell."""
-    check_password_hash(_dummy_hash(), password)
+    # The same method as real hashes, so an unknown e-mail costs what a known one does.
+    check_password_hash(
+        _dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD")), password
+    )
     return False
 
 
