@@ -88,24 +88,29 @@ class Sender:
         )
 
 
+def reconciled_through_beta(app, client, bearers, fake, **secrets: str):
+    """Alpha and Beta connected, a class through Beta's URL with a lost leave,
+    Zoom's report of it, and its reconciliation run: (connections, headers, meeting id)."""
+    made = connections(app, **secrets)
+    make_course(app)
+    play_lost_leave(Sender(client, made["Beta"][1], BETA_HOOK))
+    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
+    headers = bearers(root=True)["root"]
+    with app.app_context():
+        mid = db.session.scalar(select(Meeting.id))
+    answer = client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
+    assert answer.status_code == 202, answer.get_json()
+    run_jobs(app)
+    return made, headers, mid
+
+
 def test_a_meeting_is_reconciled_with_its_own_connections_account(
     app, client, bearers, fake
 ):
-    made = connections(app)
-    beta_id, beta_path = made["Beta"]
-    make_course(app)
-    play_lost_leave(Sender(client, beta_path, BETA_HOOK))
-    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
+    made, headers, mid = reconciled_through_beta(app, client, bearers, fake)
+    beta_id = made["Beta"][0]
     with app.app_context():
-        meeting = db.session.scalars(select(Meeting)).one()
-        assert meeting.connection_id == beta_id
-        mid = meeting.id
-    headers = bearers(root=True)["root"]
-    assert (
-        client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers).status_code
-        == 202
-    )
-    run_jobs(app)
+        assert db.session.get(Meeting, mid).connection_id == beta_id
     tokens = [c for c in fake.calls("/oauth/token")]
     assert [c["query"]["account_id"] for c in tokens] == ["acct-beta"]
     answer = client.get(f"/api/v1/connections/{beta_id}", headers=headers).get_json()
@@ -120,16 +125,10 @@ def test_a_refused_credential_marks_the_connection_and_never_leaks(
     app, client, bearers, fake, caplog
 ):
     caplog.set_level(logging.DEBUG)
-    made = connections(app, beta_secret="a-wrong-client-secret-999")
-    beta_id, beta_path = made["Beta"]
-    make_course(app)
-    play_lost_leave(Sender(client, beta_path, BETA_HOOK))
-    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
-    headers = bearers(root=True)["root"]
-    with app.app_context():
-        mid = db.session.scalar(select(Meeting.id))
-    client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
-    run_jobs(app)
+    made, headers, mid = reconciled_through_beta(
+        app, client, bearers, fake, beta_secret="a-wrong-client-secret-999"
+    )
+    beta_id = made["Beta"][0]
     answer = client.get(f"/api/v1/connections/{beta_id}", headers=headers)
     body = answer.get_json()
     assert body["status"] == "error" and "reconcile" in body["error"]
@@ -166,16 +165,7 @@ def test_a_refused_credential_marks_the_connection_and_never_leaks(
 
 def test_tokens_are_not_logged_on_success_either(app, client, bearers, fake, caplog):
     caplog.set_level(logging.DEBUG)
-    made = connections(app)
-    _beta_id, beta_path = made["Beta"]
-    make_course(app)
-    play_lost_leave(Sender(client, beta_path, BETA_HOOK))
-    fake.post("/_fake/participants", {"uuid": UUID, "participants": the_report()})
-    headers = bearers(root=True)["root"]
-    with app.app_context():
-        mid = db.session.scalar(select(Meeting.id))
-    client.post(f"/api/v1/meetings/{mid}/reconcile", headers=headers)
-    run_jobs(app)
+    reconciled_through_beta(app, client, bearers, fake)
     issued = list(fake.state.tokens)
     assert issued
     for secret in (BETA["client_secret"], BETA_HOOK, *issued):
