@@ -293,3 +293,30 @@ def test_unreadable_credentials_are_no_credentials_not_a_500(
         assert zoom_jobs.queue_daily() == 0
     listing = client.get("/admin/connections")
     assert listing.status_code == 200
+
+
+def test_deleting_a_connection_leaves_its_meetings_unreconciled_not_on_another_account(
+    app, client, bearers, fake
+):
+    from datetime import timedelta
+
+    from attendance.services import zoom_jobs
+    from attendance.services.connections import delete_connection
+    from tests.engine_support import E
+
+    made = connections(app)
+    make_course(app)
+    play_lost_leave(Sender(client, made["Beta"][1], BETA_HOOK))
+    headers = bearers(root=True)["root"]
+    with app.app_context():
+        mid = db.session.scalar(select(Meeting.id))
+        # The environment's connection has credentials in this app: the trap.
+        app.config.update(fake.settings())
+        delete_connection(db.session.get(ZoomConnection, made["Beta"][0]))
+        db.session.commit()
+        assert db.session.get(Meeting, mid).connection_id is None
+        assert zoom_jobs.queue_ended_meetings(now=E + timedelta(hours=1)) == 0
+    body = client.get(
+        f"/api/v1/meetings/{mid}/reconciliation", headers=headers
+    ).get_json()
+    assert body["status"] == "not_available" and "deleted" in body["error"]

@@ -15,13 +15,13 @@ from typing import Any
 
 from cryptography.fernet import MultiFernet
 from flask import Flask
-from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import Text, exists, insert, literal, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
 from attendance.database import begin_write
 from attendance.errors import Conflict, StorageUnavailable, ValidationFailed
 from attendance.extensions import db
-from attendance.models import ZoomConnection
+from attendance.models import Meeting, ReconcileState, Reconciliation, ZoomConnection
 from attendance.models.connection import (
     join_secrets,
     new_webhook_key,
@@ -29,6 +29,7 @@ from attendance.models.connection import (
     unique_secrets,
 )
 from attendance.models.encrypted import EncryptedText
+from attendance.models.types import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -219,8 +220,31 @@ def update_connection(
 
 
 def delete_connection(connection: ZoomConnection) -> None:
-    """Delete a connection; its stored events stay (their ``connection_id`` NULL)."""
+    """Delete a connection; its stored events stay (their ``connection_id`` NULL).
+
+    Its meetings lose their connection too (NULL, like the environment's): those
+    not yet reconciled are marked ``not_available`` first, or the sweep would ask
+    the environment's Zoom account for reports it does not have, for hours.
+    """
     begin_write()
+    now = utcnow()
+    db.session.execute(
+        insert(Reconciliation).from_select(
+            ["meeting_id", "status", "at", "rows", "changes", "error", "updated_at"],
+            select(
+                Meeting.id,
+                literal(ReconcileState.NOT_AVAILABLE.value),
+                literal(now, UTCDateTime),
+                literal(0),
+                literal("[]"),
+                literal(f"its Zoom connection {connection.name!r} was deleted"),
+                literal(now, UTCDateTime),
+            ).where(
+                Meeting.connection_id == connection.id,
+                ~exists().where(Reconciliation.meeting_id == Meeting.id),
+            ),
+        )
+    )
     db.session.delete(connection)
     _flush()
 
