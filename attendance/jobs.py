@@ -118,6 +118,8 @@ def queue_daily_zoom_jobs(app: Flask) -> int:
 def _add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
     _every(scheduler, app, apply_queued_events, seconds=60)
     _every(scheduler, app, close_stale_meetings, minutes=5)
+    # Under the id services.jobs.wake() looks for ("Reconcile now").
+    assert run_due_jobs.__name__ == job_queue.RUNNER_JOB_ID  # noqa: S101
     _every(scheduler, app, run_due_jobs, seconds=app.config["JOBS_POLL_SECONDS"])
     _every(scheduler, app, queue_reconciliations, seconds=60)
     _every(scheduler, app, purge_old_runs, hours=24)

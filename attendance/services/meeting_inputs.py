@@ -405,7 +405,8 @@ def load_inputs(
         roster=meeting_roster(meeting, roster, connections),
         links=load_links(meeting),
         policy=course_policy(course),
-        report=load_report(meeting.id),
+        # Only ended meetings are reconciled: a live room's refresh asks nothing more.
+        report=load_report(meeting.id) if meeting.effective_end else (),
     )
 
 

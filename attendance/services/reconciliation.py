@@ -44,7 +44,7 @@ from attendance.services.job_results import JobResult
 from attendance.services.meeting_inputs import MeetingInputs, load_inputs
 from attendance.services.pacing import offload
 from attendance.services.sql import insert_ignoring_conflicts
-from attendance.services.zoom_clients import client_for
+from attendance.services.zoom_clients import client_for, credentials_of
 from attendance.zoom.rest import ZoomClient
 from attendance.zoom.rest_rows import PastParticipant, ReportParticipant
 
@@ -321,17 +321,29 @@ def apply_report(meeting: Meeting, rows: Sequence[ReportRow]) -> JobResult:
     return JobResult(fetched=len(rows), changed=len(changes), summary=summary)
 
 
+def check_reconcilable(meeting: Meeting) -> None:
+    """Whether the meeting can be reconciled: it has ended, its connection has credentials.
+
+    :raises Conflict: otherwise, saying which.
+    """
+    if meeting.effective_end is None:
+        raise Conflict("the meeting is still live: it is reconciled once it has ended")
+    if credentials_of(meeting.connection_id) is None:
+        raise Conflict(
+            "the meeting's Zoom connection has no API credentials: "
+            "add its Server-to-Server OAuth client id and secret first"
+        )
+
+
 def reconcile_now(meeting: Meeting) -> JobResult:
     """Fetch the ended meeting's report and apply it, here and now (the CLI's way).
 
     :raises Conflict: while it is live, or without API credentials.
     :raises ZoomNotFound: when Zoom has no report for it (yet).
     """
-    if meeting.effective_end is None:
-        raise Conflict("the meeting is still live: it is reconciled once it has ended")
+    check_reconcilable(meeting)
     client = client_for(meeting.connection_id)
-    if client is None:
-        raise Conflict("the meeting's Zoom connection has no API credentials")
+    assert client is not None  # noqa: S101 - checked just above
     meeting_id, uuid, webinar = meeting.id, meeting.uuid, meeting.is_webinar
     db.session.rollback()  # no transaction held while Zoom answers
     with client:

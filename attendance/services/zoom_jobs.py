@@ -19,6 +19,7 @@ from attendance.errors import Conflict, ZoomError, ZoomNotFound, ZoomRateLimited
 from attendance.extensions import db
 from attendance.models import (
     Job,
+    JobStatus,
     Meeting,
     ReconcileState,
     Reconciliation,
@@ -65,13 +66,7 @@ def request_reconcile(
         credentials to ask Zoom with, or (asked by a person) when it was
         reconciled moments ago: the school's Zoom quota is shared.
     """
-    if meeting.effective_end is None:
-        raise Conflict("the meeting is still live: it is reconciled once it has ended")
-    if credentials_of(meeting.connection_id) is None:
-        raise Conflict(
-            "the meeting's Zoom connection has no API credentials: "
-            "add its Server-to-Server OAuth client id and secret first"
-        )
+    reconciliation.check_reconcilable(meeting)
     # Read, then write: as a writer from the start, or SQLite refuses the write
     # at once when the intake committed in between.
     meeting_id = meeting.id
@@ -109,7 +104,7 @@ def _not_too_soon(meeting_id: int) -> None:
 def meeting_job(meeting_id: int) -> Job | None:
     """The meeting's reconciliation job while it waits or runs; None otherwise."""
     job = db.session.scalar(select(Job).where(Job.key == reconcile_key(meeting_id)))
-    if job is None or job.status not in ("queued", "running"):
+    if job is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
         return None
     return job
 
