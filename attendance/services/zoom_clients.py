@@ -46,7 +46,7 @@ def credentials_of(connection_id: int | None) -> Credentials | None:
         return None
     return Credentials(
         connection.account_id,
-        connection.client_id or "",
+        connection.client_id or "",  # has_credentials: both are set
         connection.client_secret or "",
     )
 
@@ -70,15 +70,12 @@ def client_for(connection_id: int | None) -> ZoomClient | None:
 def connection_ids_with_credentials() -> list[int | None]:
     """Every connection that can call the API: the environment's (None) first."""
     ids: list[int | None] = [None] if credentials_of(None) else []
-    candidates = db.session.scalars(
-        db.select(ZoomConnection.id)
-        .where(
-            ZoomConnection.account_id != "",
-            ZoomConnection.client_id.is_not(None),
-            ZoomConnection.client_secret.is_not(None),
+    # An unreadable secret reads as None (models.encrypted): no credentials.
+    ids.extend(
+        connection.id
+        for connection in db.session.scalars(
+            db.select(ZoomConnection).order_by(ZoomConnection.id)
         )
-        .order_by(ZoomConnection.id)
-    ).all()
-    # Each decrypted on its own: one unreadable connection leaves the others be.
-    ids.extend(i for i in candidates if credentials_of(i) is not None)
+        if connection.has_credentials
+    )
     return ids

@@ -30,6 +30,7 @@ from attendance.errors import (
     ZoomRateLimited,
     ZoomUnavailable,
 )
+from attendance.text import is_digits
 from attendance.zoom.fields import parse_time
 from attendance.zoom.rest_rows import (
     AccountUser,
@@ -149,21 +150,19 @@ class ZoomClient:
 
         :raises ZoomNotFound: when Zoom has no report for it (yet).
         """
-        rows = self._paged(
-            f"/report/meetings/{encode_uuid(uuid)}/participants",
-            "participants",
-            {"include_fields": "registrant_id"},
-        )
-        return parse_rows(rows, report_participant, "report participants")
+        return self._report("meetings", uuid)
 
     def webinar_report_participants(self, uuid: str) -> Iterator[ReportParticipant]:
         """Every row of a webinar instance's participant report (the same row shape)."""
+        return self._report("webinars", uuid)
+
+    def _report(self, kind: str, uuid: str) -> Iterator[ReportParticipant]:
         rows = self._paged(
-            f"/report/webinars/{encode_uuid(uuid)}/participants",
+            f"/report/{kind}/{encode_uuid(uuid)}/participants",
             "participants",
             {"include_fields": "registrant_id"},
         )
-        return parse_rows(rows, report_participant, "webinar report participants")
+        return parse_rows(rows, report_participant, f"{kind} report participants")
 
     def past_participants(self, uuid: str) -> Iterator[PastParticipant]:
         """Every row of ``/past_meetings/{uuid}/participants`` (the report's fallback)."""
@@ -177,9 +176,7 @@ class ZoomClient:
 
         :raises ZoomNotFound: when the number is not a meeting of this account.
         """
-        body = self._get(f"/past_meetings/{int(meeting_id)}/instances", {})
-        rows = _rows_of(body, "meetings")
-        return list(parse_rows(rows, past_instance, "instances"))
+        return self._instances("past_meetings", meeting_id, "meetings")
 
     def past_webinar_instances(self, webinar_id: int) -> list[PastInstance]:
         """The ended instances of a webinar number (``/past_webinars/{id}/instances``).
@@ -189,9 +186,12 @@ class ZoomClient:
 
         :raises ZoomNotFound: when the number is not a webinar of this account.
         """
-        body = self._get(f"/past_webinars/{int(webinar_id)}/instances", {})
-        rows = _rows_of(body, "webinars")
-        return list(parse_rows(rows, past_instance, "webinar instances"))
+        return self._instances("past_webinars", webinar_id, "webinars")
+
+    def _instances(self, kind: str, number: int, key: str) -> list[PastInstance]:
+        body = self._get(f"/{kind}/{int(number)}/instances", {})
+        rows = _rows_of(body, key)
+        return list(parse_rows(rows, past_instance, f"{key} instances"))
 
     def users(self, status: str = "active") -> Iterator[AccountUser]:
         """Every user of the account with this status, page after page."""
@@ -405,7 +405,7 @@ def _retry_after(value: str, now: datetime) -> datetime | None:
     text = value.strip()
     if not text:
         return None
-    if text.isdigit() and len(text) <= 9:
+    if is_digits(text) and len(text) <= 9:
         return now + timedelta(seconds=int(text))
     try:
         when = parsedate_to_datetime(text)

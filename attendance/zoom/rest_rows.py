@@ -22,7 +22,6 @@ from attendance.zoom.fields import (
     flag,
     parse_time,
     small_int,
-    whole_number,
 )
 
 log = logging.getLogger(__name__)
@@ -163,14 +162,13 @@ def account_user(row: dict[str, Any]) -> AccountUser:
     user_id = as_ident(row.get("id"), "id", _ID_MAX)
     if not user_id:
         raise BadPayload("a user has no id")
-    number = whole_number(row.get("type"))
     return AccountUser(
         id=user_id,
         email=as_label(row.get("email"), _EMAIL_MAX),
         first_name=as_label(row.get("first_name"), _NAME_MAX),
         last_name=as_label(row.get("last_name"), _NAME_MAX),
         display_name=as_label(row.get("display_name"), _NAME_MAX),
-        type=number if number is not None and 0 <= number <= INT32_MAX else None,
+        type=small_int(row.get("type"), INT32_MAX),
         status=as_label(row.get("status"), _SHORT_MAX),
     )
 
