@@ -198,6 +198,7 @@ def test_the_connections_page_queues_a_sync_and_lists_runs(app, client, bearers,
     for form in (
         {"kind": "drop_tables", "connection": str(alpha_id)},
         {"kind": "backfill", "connection": "1; DROP"},
+        {"kind": "backfill", "connection": "²"},  # str.isdigit says yes
         {"kind": "backfill", "connection": "99999999999999999999"},
     ):
         assert client.post("/admin/connections/run", data=form).status_code == 400

@@ -506,3 +506,24 @@ def test_connection_url_in_a_database_outage(app, client, two, monkeypatch):
     fresh = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"])
     refused = _post(fresh.test_client(), url, validation, ALPHA_SECRET)
     assert refused.status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("secrets", "message"),
+    [
+        ([f"token-{n}" for n in range(11)], "at most 10"),
+        (["x" * 501], "at most 500 characters"),
+        ("\n".join(f"t{n}" for n in range(1667)), "at most 10"),  # the web's textarea
+    ],
+)
+def test_a_connection_keeps_at_most_ten_secrets_of_500_characters(
+    app, secrets, message
+):
+    """Every webhook on the URL is checked against every token: bounded for every caller."""
+    from attendance.errors import ValidationFailed
+    from attendance.services.connections import create_connection
+
+    with app.app_context():
+        with pytest.raises(ValidationFailed, match=message):
+            create_connection("Many", secrets)
+        db.session.rollback()

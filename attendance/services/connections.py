@@ -43,6 +43,9 @@ MISS_REFRESH_SECONDS = 1.0
 WEBHOOK_PREFIX = "/api/zoom/webhook/"
 
 _UNSET: Any = object()
+#: A connection's webhook secret tokens: how many, and how long each (as the API's schema).
+MAX_SECRETS = 10
+MAX_SECRET_LENGTH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,14 @@ def _clean_secrets(raw: list[str] | str) -> str:
     items = split_secrets(raw) if isinstance(raw, str) else unique_secrets(raw)
     if not items:
         raise ValidationFailed("a connection needs at least one webhook secret token")
+    # The API's limits, for every caller: each webhook on the URL is checked
+    # against every token (zoom.signature), so their number is on the intake's path.
+    if len(items) > MAX_SECRETS:
+        raise ValidationFailed(f"at most {MAX_SECRETS} webhook secret tokens")
+    if any(len(item) > MAX_SECRET_LENGTH for item in items):
+        raise ValidationFailed(
+            f"a webhook secret token has at most {MAX_SECRET_LENGTH} characters"
+        )
     return join_secrets(items)
 
 

@@ -12,7 +12,7 @@ from attendance.models import Course, EventStatus, Instructor, WebhookEvent
 from attendance.services.accounts import create_instructor
 from attendance.web import queries
 from attendance.web.access import ID, admin_required, int_arg
-from attendance.web.forms import ActionForm, AssignForm, InstructorForm
+from attendance.web.forms import ActionForm, AssignForm, InstructorForm, sentence
 from attendance.web.routes import bp
 
 _STATUSES = tuple(s.value for s in EventStatus)
@@ -120,12 +120,12 @@ def create_instructor_view():
         )
     except Conflict as exc:
         db.session.rollback()
-        form.email.errors = [f"{str(exc).capitalize()}."]
+        form.email.errors = [sentence(exc)]
         return _instructors_page(form=form, status=409)
     except ValidationFailed as exc:
         db.session.rollback()
         field = form.password if "password" in str(exc) else form.email
-        field.errors = [f"{str(exc).capitalize()}."]
+        field.errors = [sentence(exc)]
         return _instructors_page(form=form, status=422)
     db.session.commit()
     flash(f"Created {person.email}. Assign a course below.", "success")

@@ -33,8 +33,9 @@ from attendance.services.zoom_jobs import (
     USERS_SYNC,
     request_connection_job,
 )
+from attendance.text import is_digits
 from attendance.web.access import ID, admin_required
-from attendance.web.forms import ActionForm
+from attendance.web.forms import ActionForm, sentence
 from attendance.web.routes import bp
 from attendance.zoom.catalog import CATALOG
 
@@ -154,11 +155,11 @@ def create_connection_view():
         )
     except Conflict as exc:
         db.session.rollback()
-        form.name.errors = [f"{str(exc).capitalize()}."]
+        form.name.errors = [sentence(exc)]
         return _page(form=form, status=409)
     except ValidationFailed as exc:
         db.session.rollback()
-        form.secrets.errors = [f"{str(exc).capitalize()}."]
+        form.secrets.errors = [sentence(exc)]
         return _page(form=form, status=422)
     return _saved(f"Added {connection.name}. Paste its webhook URL into the Zoom app.")
 
@@ -199,7 +200,7 @@ def update_connection_view(connection_id: int):
     except (Conflict, ValidationFailed) as exc:
         db.session.rollback()
         field = form.name if isinstance(exc, Conflict) else form.secrets
-        field.errors = [f"{str(exc).capitalize()}."]
+        field.errors = [sentence(exc)]
         return _page(
             form=form,
             editing=db.session.get(ZoomConnection, connection_id),
@@ -220,7 +221,7 @@ def run_connection_job():
     raw = request.form.get("connection", "").strip()
     connection_id: int | None = None
     if raw:
-        if not raw.isdigit() or len(raw) > 9:
+        if not is_digits(raw) or len(raw) > 9:  # not str.isdigit: "²" is one
             abort(400, description="Unknown connection.")
         connection_id = int(raw)
         if db.session.get(ZoomConnection, connection_id) is None:
@@ -228,7 +229,7 @@ def run_connection_job():
     try:
         request_connection_job(kind, connection_id)
     except Conflict as exc:
-        abort(409, description=f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        abort(409, description=sentence(exc))
     db.session.commit()
     wake()
     what = "Users sync" if kind == USERS_SYNC else "Backfill of missed meetings"

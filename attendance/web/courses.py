@@ -30,6 +30,7 @@ from attendance.web.forms import (
     CourseSettingsForm,
     RosterUploadForm,
     WithdrawalForm,
+    sentence,
 )
 from attendance.web.routes import bp
 from attendance.web.schedule_form import ScheduleForm, schedule_form
@@ -70,7 +71,7 @@ def create_course():
         )
     except ValidationFailed as exc:
         db.session.rollback()
-        form.form_errors.append(_sentence(exc))
+        form.form_errors.append(sentence(exc))
         return _home(form, _status(exc))
     db.session.commit()
     flash(f"Created {course.code}. Upload its roster next.", "success")
@@ -80,12 +81,6 @@ def create_course():
 def _status(exc: ValidationFailed) -> int:
     """409 for a clash with what exists (a Conflict), else 422."""
     return 409 if isinstance(exc, Conflict) else 422
-
-
-def _sentence(exc: Exception) -> str:
-    """A service message as a sentence for the page ("a course X exists already.")."""
-    text = str(exc).strip()
-    return (text[:1].upper() + text[1:]).rstrip(".") + "."
 
 
 def _plain(value: float) -> float | int:
@@ -170,7 +165,7 @@ def course_settings(course_id: int):
         course_service.update_course(course, values)
     except ValidationFailed as exc:
         db.session.rollback()
-        form.form_errors.append(_sentence(exc))
+        form.form_errors.append(sentence(exc))
         return _course_page(course, settings=form, status=_status(exc))
     db.session.commit()
     flash("Settings saved. Attendance of past meetings was recomputed.", "success")
@@ -198,7 +193,7 @@ def course_schedule(course_id: int):
         course_service.update_course(course, values)
     except ValidationFailed as exc:
         db.session.rollback()
-        form.form_errors.append(_sentence(exc))
+        form.form_errors.append(sentence(exc))
         return _course_page(course, schedule=form, status=_status(exc))
     db.session.commit()
     flash("Schedule saved. Attendance of past meetings was recomputed.", "success")

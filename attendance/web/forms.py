@@ -173,3 +173,13 @@ class AssignForm(FlaskForm):
 
     instructor = SelectField("Instructor", coerce=int, validators=[DataRequired()])
     course = SelectField("Course", coerce=int, validators=[DataRequired()])
+
+
+def sentence(exc: Exception) -> str:
+    """A service message as a sentence for the page ("A course X exists already.").
+
+    Only the first letter is raised: ``str.capitalize`` would lower the rest,
+    names the user typed included.
+    """
+    text = str(exc).strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."

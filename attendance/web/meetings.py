@@ -22,7 +22,7 @@ from attendance.services.zoom_clients import credentials_of
 from attendance.services.zoom_jobs import meeting_job, request_reconcile
 from attendance.web import queries
 from attendance.web.access import ID, int_arg, meeting_or_404, visible_course_ids
-from attendance.web.forms import ActionForm
+from attendance.web.forms import ActionForm, sentence
 from attendance.web.routes import bp
 
 #: Guests per page of a meeting report: each one's suggestions are searched for.
@@ -64,7 +64,7 @@ def meeting_counts(meeting_id: int):
     try:
         set_counts(meeting, counts)
     except Conflict as exc:
-        abort(409, description=f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        abort(409, description=sentence(exc))
     db.session.commit()
     flash(
         "Counted in the term figures."
@@ -172,7 +172,7 @@ def meeting_reconcile(meeting_id: int):
     try:
         request_reconcile(meeting)
     except Conflict as exc:
-        abort(409, description=f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        abort(409, description=sentence(exc))
     db.session.commit()
     wake()
     flash(
