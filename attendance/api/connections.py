@@ -19,7 +19,7 @@ from attendance.services.connections import (
     create_connection,
     delete_connection,
     update_connection,
-    webhook_path,
+    webhook_url,
 )
 
 
@@ -29,7 +29,7 @@ def connection_json(connection: ZoomConnection) -> dict[str, Any]:
         "id": connection.id,
         "name": connection.name,
         "account_id": connection.account_id,
-        "webhook_url": request.host_url.rstrip("/") + webhook_path(connection),
+        "webhook_url": webhook_url(request.host_url, connection),
         "has_credentials": connection.has_credentials,
         "secrets_configured": len(connection.secrets),
         "created_at": iso(connection.created_at),

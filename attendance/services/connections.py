@@ -127,9 +127,16 @@ def connection_cache(app: Flask) -> ConnectionCache:
     return cache
 
 
-def webhook_path(connection: ZoomConnection) -> str:
-    """The path of the connection's own webhook URL."""
+def webhook_path(connection: ZoomConnection | None) -> str:
+    """The path of the connection's own webhook URL (None: the environment's)."""
+    if connection is None:
+        return WEBHOOK_PREFIX.rstrip("/")
     return WEBHOOK_PREFIX + connection.webhook_key
+
+
+def webhook_url(host_url: str, connection: ZoomConnection | None) -> str:
+    """The full webhook URL to paste into the Zoom app, on the host the admin uses."""
+    return host_url.rstrip("/") + webhook_path(connection)
 
 
 def all_connections() -> list[ZoomConnection]:

@@ -24,7 +24,7 @@ from attendance.services.connections import (
     create_connection,
     delete_connection,
     update_connection,
-    webhook_path,
+    webhook_url,
 )
 from attendance.services.jobs import recent_runs, wake
 from attendance.services.zoom_clients import credentials_of
@@ -73,7 +73,7 @@ RUNS_SHOWN = 20
 
 
 def _url(connection: ZoomConnection) -> str:
-    return request.host_url.rstrip("/") + webhook_path(connection)
+    return webhook_url(request.host_url, connection)
 
 
 def _page(
@@ -95,7 +95,7 @@ def _page(
         form=form or _form_for(editing),
         action=ActionForm(formdata=None),
         subscribe=SUBSCRIBE,
-        env_url=request.host_url.rstrip("/") + "/api/zoom/webhook",
+        env_url=webhook_url(request.host_url, None),
         env_secrets=len(config["ZOOM_WEBHOOK_SECRETS"]),
         env_account=config.get("ZOOM_ACCOUNT_ID"),
         env_credentials=credentials_of(None) is not None,

@@ -42,7 +42,7 @@ from attendance.zoom.events import URL_VALIDATION
 
 log = logging.getLogger("attendance.webhook")
 
-WEBHOOK_PATH = "/api/zoom/webhook"
+WEBHOOK_PATH = WEBHOOK_PREFIX.rstrip("/")
 #: ``/api/zoom/webhook/<key>``: a Zoom connection's own URL (its secrets only).
 CONNECTION_PREFIX = WEBHOOK_PREFIX
 #: Longest key looked up; a longer last segment is no connection's (404).
