@@ -6,8 +6,10 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import or_
 
 from attendance.database import bound_statement_time, is_unavailable
 from attendance.errors import BadPayload, StorageUnavailable, UnstorableEvent
@@ -161,6 +163,10 @@ def store_events(items: list[IncomingEvent]) -> list[int | None]:
     return [inserted.pop(item.dedupe_key, None) for item in items]
 
 
+#: How stale a connection's ``last_event_at`` may get before a batch rewrites it.
+TOUCH_EVERY = timedelta(seconds=1)
+
+
 def _touch_connections(conn: Any, items: list[IncomingEvent]) -> None:
     """Set ``last_event_at`` of the connections in the batch: one statement a batch.
 
@@ -172,8 +178,18 @@ def _touch_connections(conn: Any, items: list[IncomingEvent]) -> None:
         return
     table = ZoomConnection.__table__
     at = max(i.received_at for i in items if i.connection_id is not None)
+    # At most once a second per connection: in a flood every batch rewrote the
+    # same row (a hot row on PostgreSQL, contending with an admin's edit).
     conn.execute(
-        table.update().where(table.c.id.in_(sorted(ids))).values(last_event_at=at)
+        table.update()
+        .where(
+            table.c.id.in_(sorted(ids)),
+            or_(
+                table.c.last_event_at.is_(None),
+                table.c.last_event_at < at - TOUCH_EVERY,
+            ),
+        )
+        .values(last_event_at=at)
     )
 
 
