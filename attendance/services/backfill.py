@@ -209,8 +209,8 @@ def _backfill_instance(
 ) -> None:
     """Create one instance's meeting from its report, unless it is here already."""
     instance = listed.instance
-    pending = _unfinished(instance.uuid)
-    if pending is None and _exists(instance.uuid):
+    pending, here = _state(instance.uuid)
+    if pending is None and here:
         db.session.rollback()
         tally.known += 1
         return
@@ -252,19 +252,23 @@ def _exists(uuid: str) -> bool:
     return db.session.scalar(select(Meeting.id).where(Meeting.uuid == uuid)) is not None
 
 
-def _unfinished(uuid: str) -> int | None:
-    """The id of a meeting an earlier backfill created whose attendance never got generated.
+def _state(uuid: str) -> tuple[int | None, bool]:
+    """(the id of an unfinished backfilled meeting, whether the instance has a row).
 
-    ``apply_report`` commits the meeting with its rows before computing: a crash
-    between the two leaves such a meeting, which the next run finishes.
+    Unfinished: an earlier backfill created it but its attendance never got
+    generated. ``apply_report`` commits the meeting with its rows before
+    computing: a crash between the two leaves such a meeting, which the next run
+    finishes. One query per listed instance, every day.
     """
-    return db.session.scalar(
-        select(Meeting.id).where(
-            Meeting.uuid == uuid,
-            Meeting.backfilled.is_(True),
-            Meeting.attendance_generated_at.is_(None),
+    row = db.session.execute(
+        select(Meeting.id, Meeting.backfilled, Meeting.attendance_generated_at).where(
+            Meeting.uuid == uuid
         )
-    )
+    ).first()
+    if row is None:
+        return None, False
+    meeting_id, backfilled, generated_at = row
+    return (meeting_id if backfilled and generated_at is None else None), True
 
 
 def _reopen(meeting_id: int) -> Meeting | None:
