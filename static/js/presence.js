@@ -40,19 +40,37 @@ export function applyPresence(cell, { status, at }) {
   return true;
 }
 
+// The cells by "course:student", built once: the page's cells do not change.
+let index = null;
+function cellsOf(courseId, studentPk) {
+  if (index === null) {
+    index = new Map();
+    for (const cell of cells()) {
+      const key = `${cell.dataset.courseId}:${cell.dataset.presenceStudent}`;
+      if (!index.has(key)) index.set(key, []);
+      index.get(key).push(cell);
+    }
+  }
+  return index.get(`${courseId}:${studentPk}`) || [];
+}
+
 function onPresence(message) {
   if (!message || typeof message !== "object") return;
-  for (const cell of cells()) {
-    if (cell.dataset.presenceStudent === String(message.student_pk)
-        && cell.dataset.courseId === String(message.course_id)) {
-      applyPresence(cell, message);
-    }
+  for (const cell of cellsOf(message.course_id, message.student_pk)) {
+    applyPresence(cell, message);
   }
 }
 
 // After messages may have been lost (a reconnect, `resync` after a Redis outage):
 // this page as the server renders it now, each cell taken if newer.
-async function reload() {
+// One reload at a time: a reconnect brings `connect` and `resync` together.
+let reloading = null;
+function reload() {
+  reloading ??= fetchAgain().finally(() => { reloading = null; });
+  return reloading;
+}
+
+async function fetchAgain() {
   try {
     const response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
     if (!response.ok) return;
