@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, insert, select, update
 
@@ -321,14 +321,24 @@ def apply_report(meeting: Meeting, rows: Sequence[ReportRow]) -> JobResult:
     return JobResult(fetched=len(rows), changed=len(changes), summary=summary)
 
 
+def reconcile_blocker(meeting: Meeting) -> Literal["live", "no_credentials"] | None:
+    """Why the meeting cannot be reconciled now, or None when it can."""
+    if meeting.effective_end is None:
+        return "live"
+    if credentials_of(meeting.connection_id) is None:
+        return "no_credentials"
+    return None
+
+
 def check_reconcilable(meeting: Meeting) -> None:
     """Whether the meeting can be reconciled: it has ended, its connection has credentials.
 
     :raises Conflict: otherwise, saying which.
     """
-    if meeting.effective_end is None:
+    blocker = reconcile_blocker(meeting)
+    if blocker == "live":
         raise Conflict("the meeting is still live: it is reconciled once it has ended")
-    if credentials_of(meeting.connection_id) is None:
+    if blocker == "no_credentials":
         raise Conflict(
             "the meeting's Zoom connection has no API credentials: "
             "add its Server-to-Server OAuth client id and secret first"

@@ -15,10 +15,9 @@ from attendance.services.corrections import meeting_matches
 from attendance.services.courses import set_counts, visible_courses
 from attendance.services.jobs import recent_runs, wake
 from attendance.services.live import participant_counts
-from attendance.services.reconciliation import state_json
+from attendance.services.reconciliation import reconcile_blocker, state_json
 from attendance.services.reports import attendance
 from attendance.services.suggestions import meeting_suggestions
-from attendance.services.zoom_clients import credentials_of
 from attendance.services.zoom_jobs import meeting_job, request_reconcile
 from attendance.web import queries
 from attendance.web.access import ID, int_arg, meeting_or_404, visible_course_ids
@@ -130,6 +129,16 @@ def meeting(meeting_id: int):
     )
 
 
+#: What the page says when a meeting cannot be reconciled now.
+_WHY_NOT = {
+    "live": "It can be reconciled once the meeting has ended.",
+    "no_credentials": (
+        "Its Zoom connection has no API credentials: an administrator can add "
+        "them on the Zoom connections page."
+    ),
+}
+
+
 def _reconciliation(meeting, records, guests) -> dict:
     """The meeting's reconciliation for its page: state, changes by name, runs."""
     state = state_json(meeting.id)
@@ -144,14 +153,7 @@ def _reconciliation(meeting, records, guests) -> dict:
         }
         for c in state["changes"]
     ]
-    why_not = None
-    if meeting.effective_end is None:
-        why_not = "It can be reconciled once the meeting has ended."
-    elif credentials_of(meeting.connection_id) is None:
-        why_not = (
-            "Its Zoom connection has no API credentials: an administrator can add "
-            "them on the Zoom connections page."
-        )
+    why_not = _WHY_NOT.get(reconcile_blocker(meeting))
     return {
         "state": state,
         "queued": meeting_job(meeting.id) is not None,
