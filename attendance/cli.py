@@ -367,15 +367,14 @@ def _api_connections(connection_id: int | None) -> list[tuple[int | None, str]]:
                 "credentials: add its Server-to-Server OAuth client id and secret"
             )
         ids = [connection_id]
-    names = dict(
-        db.session.execute(
-            db.select(ZoomConnection.id, ZoomConnection.name).where(
-                ZoomConnection.id.in_([i for i in ids if i is not None])
-            )
-        ).all()
-    )
+    # Each connection was loaded just above (credentials_of): from the session.
     return [
-        (i, "environment" if i is None else f"connection {i} ({names.get(i, '')})")
+        (
+            i,
+            "environment"
+            if i is None
+            else f"connection {i} ({db.session.get(ZoomConnection, i).name})",
+        )
         for i in ids
     ]
 
