@@ -46,7 +46,7 @@ from attendance.services.pacing import offload
 from attendance.services.sql import insert_ignoring_conflicts
 from attendance.services.zoom_clients import client_for, credentials_of
 from attendance.zoom.rest import ZoomClient
-from attendance.zoom.rest_rows import PastParticipant, ReportParticipant
+from attendance.zoom.rest_rows import ReportParticipant
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,11 @@ MAX_REPORT_ROWS = 50_000
 _CHUNK = 500
 
 
-def report_row(row: ReportParticipant | PastParticipant) -> ReportRow | None:
+def report_row(row: ReportParticipant) -> ReportRow | None:
     """A REST row as the core's ReportRow; None when it names no connection or time."""
     if not row.user_id or row.join_time is None or row.leave_time is None:
         return None
-    account_id = getattr(row, "participant_user_id", "") or row.id
+    account_id = row.participant_user_id or row.id
     status = (
         ReportStatus.IN_WAITING_ROOM
         if row.status == ReportStatus.IN_WAITING_ROOM.value
@@ -79,7 +79,7 @@ def report_row(row: ReportParticipant | PastParticipant) -> ReportRow | None:
     )
 
 
-def _rows(items: Iterable[ReportParticipant | PastParticipant]) -> list[ReportRow]:
+def _rows(items: Iterable[ReportParticipant]) -> list[ReportRow]:
     """The rows that name a connection and times, up to ``MAX_REPORT_ROWS``.
 
     :raises ZoomApiError: past it: no class has that many join sessions, and

@@ -35,7 +35,6 @@ from attendance.zoom.fields import parse_time
 from attendance.zoom.rest_rows import (
     AccountUser,
     PastInstance,
-    PastParticipant,
     ReportParticipant,
     account_user,
     parse_rows,
@@ -164,7 +163,7 @@ class ZoomClient:
         )
         return parse_rows(rows, report_participant, f"{kind} report participants")
 
-    def past_participants(self, uuid: str) -> Iterator[PastParticipant]:
+    def past_participants(self, uuid: str) -> Iterator[ReportParticipant]:
         """Every row of ``/past_meetings/{uuid}/participants`` (the report's fallback)."""
         rows = self._paged(
             f"/past_meetings/{encode_uuid(uuid)}/participants", "participants", {}

@@ -37,7 +37,8 @@ Row = TypeVar("Row")
 
 @dataclass(frozen=True, slots=True)
 class ReportParticipant:
-    """One join session of ``/report/meetings|webinars/{uuid}/participants``."""
+    """One join session of ``/report/meetings|webinars/{uuid}/participants``, or of
+    ``/past_meetings/{uuid}/participants`` (the same fields, fewer of them sent)."""
 
     #: The participant's id in the meeting; blank for guests since 2023-03 (ZOOM-REST.md §0).
     id: str
@@ -57,23 +58,6 @@ class ReportParticipant:
     status: str
     #: The breakout room's id, blank for the main room.
     bo_mtg_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class PastParticipant:
-    """One join session of ``/past_meetings/{uuid}/participants`` (poorer in identity)."""
-
-    id: str
-    user_id: str
-    registrant_id: str
-    name: str
-    user_email: str
-    join_time: datetime | None
-    leave_time: datetime | None
-    duration: int | None
-    failover: bool | None
-    status: str
-    internal_user: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,24 +107,15 @@ def report_participant(row: dict[str, Any]) -> ReportParticipant:
     )
 
 
-def past_participant(row: dict[str, Any]) -> PastParticipant:
-    """A row of a past meeting's participants.
+def past_participant(row: dict[str, Any]) -> ReportParticipant:
+    """A row of ``/past_meetings/{uuid}/participants``: the report's row, poorer.
+
+    Zoom sends no ``participant_user_id``, ``customer_key`` or ``bo_mtg_id`` there
+    (ZOOM-REST.md §5): they read as blank.
 
     :raises BadPayload: when an id is longer than its column or a time is not one.
     """
-    return PastParticipant(
-        id=as_ident(row.get("id"), "id", _ID_MAX),
-        user_id=as_ident(row.get("user_id"), "user_id", _UUID_MAX),
-        registrant_id=as_ident(row.get("registrant_id"), "registrant_id", _ID_MAX),
-        name=as_label(row.get("name"), _NAME_MAX),
-        user_email=as_label(row.get("user_email"), _EMAIL_MAX),
-        join_time=parse_time(row.get("join_time")),
-        leave_time=parse_time(row.get("leave_time")),
-        duration=small_int(row.get("duration"), INT32_MAX),
-        failover=flag(row.get("failover")),
-        status=as_label(row.get("status"), _SHORT_MAX),
-        internal_user=flag(row.get("internal_user")),
-    )
+    return report_participant(row)
 
 
 def past_instance(row: dict[str, Any]) -> PastInstance:
