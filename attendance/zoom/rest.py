@@ -122,7 +122,6 @@ class ZoomClient:
         self.api_base_url = api_base_url.rstrip("/")
         self.oauth_base_url = oauth_base_url.rstrip("/")
         self.timeout = timeout
-        self._token: tuple[str, float] | None = None
         self._session = requests.Session()
         adapter = HTTPAdapter(max_retries=_retry(backoff_factor))
         self._session.mount("https://", adapter)
@@ -286,30 +285,27 @@ class ZoomClient:
     # -- the token -------------------------------------------------------------
 
     def _access_token(self) -> str:
-        """The account's token: this client's, the process's, or a new one."""
-        now = time.monotonic()
-        if self._token and self._token[1] > now:
-            return self._token[0]
-        key = (self.oauth_base_url, self.account_id, self.client_id)
+        """The account's token: the process's (shared by its clients), or a new one."""
+        key = self._token_key
         with _TOKENS_LOCK:
             cached = _TOKENS.get(key)
-        if cached and cached[1] > now:
-            self._token = cached
+        if cached and cached[1] > time.monotonic():
             return cached[0]
         token, expires_in = self._fetch_token()
         entry = (token, time.monotonic() + max(expires_in - TOKEN_MARGIN, 0.0))
         with _TOKENS_LOCK:
             _TOKENS[key] = entry
-        self._token = entry
         return token
 
     def _drop_token(self, token: str) -> None:
-        """Forget a token Zoom refused, here and in the process's cache."""
-        self._token = None
-        key = (self.oauth_base_url, self.account_id, self.client_id)
+        """Forget a token Zoom refused, unless another client replaced it already."""
         with _TOKENS_LOCK:
-            if key in _TOKENS and _TOKENS[key][0] == token:
-                del _TOKENS[key]
+            if _TOKENS.get(self._token_key, ("",))[0] == token:
+                del _TOKENS[self._token_key]
+
+    @property
+    def _token_key(self) -> tuple[str, str, str]:
+        return (self.oauth_base_url, self.account_id, self.client_id)
 
     def _fetch_token(self) -> tuple[str, float]:
         """A new S2S token and its lifetime in seconds (ZOOM.md §5).
